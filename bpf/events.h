@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one contract between the BPF programs (bpf/trace.bpf.c) and user space: map values the
+ * loader writes, and the records the programs emit. Plain C, fixed-size, no glibc macro names
+ * (sa_handler, sa_flags, ...) as field names. Bump UT_EVENTS_VERSION on any layout change.
+ */
+#ifndef UNWINDTRACE_EVENTS_H
+#define UNWINDTRACE_EVENTS_H
+
+#ifndef __BPF__
+#include <linux/types.h>
+#endif
+
+#define UT_EVENTS_VERSION 1
+
+#define UT_MAX_ROUTINES 4     /* hazardous routines watched per traced process */
+#define UT_MAX_WINDOW_INSNS 8 /* window instructions per routine */
+#define UT_MAX_ROUTINE_BYTES 4096
+#define UT_NO_WINDOW 0xff
+
+/*
+ * Index of a general-purpose register in x86-64's struct pt_regs viewed as an array of __u64.
+ * The analysis names registers this way so the programs read them without a decoder.
+ */
+enum ut_reg {
+	UT_REG_R15 = 0, UT_REG_R14, UT_REG_R13, UT_REG_R12, UT_REG_BP, UT_REG_BX, UT_REG_R11,
+	UT_REG_R10, UT_REG_R9, UT_REG_R8, UT_REG_AX, UT_REG_CX, UT_REG_DX, UT_REG_SI, UT_REG_DI,
+	UT_REG_ORIG_AX, UT_REG_IP, UT_REG_CS, UT_REG_FLAGS, UT_REG_SP, UT_REG_SS,
+	UT_REG_COUNT
+};
+
+/* What a signal at a window instruction corrupts if the kernel's frame overwrites the context. */
+enum ut_window_class {
+	UT_CLASS_NONE = 0,
+	UT_CLASS_REGISTER = 1,       /* a restored register: silent corruption */
+	UT_CLASS_RETURN_ADDRESS = 2, /* the resume target: wild return */
+};
+
+/* How the kernel was entered when the signal was delivered. */
+enum ut_delivery {
+	UT_DELIVERY_INTERRUPT = 0, /* interrupt or exception: lands at any instruction */
+	UT_DELIVERY_SYSCALL = 1,   /* syscall return: never inside the window */
+	UT_DELIVERY_KINDS = 2,
+};
+
+/* ut_signal_event.flags */
+#define UT_SIG_HANDLER 0x01       /* a user handler runs (not SIG_DFL/SIG_IGN) */
+#define UT_SIG_SIGINFO 0x02       /* handler installed with SA_SIGINFO */
+#define UT_SIG_ONSTACK 0x04       /* handler installed with SA_ONSTACK */
+#define UT_SIG_ALTSTACK_SET 0x08  /* thread has a sigaltstack */
+#define UT_SIG_ON_ALTSTACK 0x10   /* interrupted SP already on the alternate stack */
+
+/* One instruction at which a signal is a hit (the interrupted IP equals addr). */
+struct ut_window_insn {
+	__u64 addr;      /* absolute address in the traced process */
+	__s32 slot_disp; /* displacement from the context register of the first stale read */
+	__u8 cls;        /* enum ut_window_class */
+	__u8 pad[3];
+};
+
+/* A hazardous routine mapped in a traced process, with its window. */
+struct ut_routine {
+	__u64 start; /* absolute address range [start, end) of the routine */
+	__u64 end;
+	__s32 sp_disp;  /* context register + sp_disp holds the target SP */
+	__s32 ip_disp;  /* context register + ip_disp holds the target IP */
+	__u8 ctx_reg;   /* enum ut_reg: register holding the context pointer */
+	__u8 n_window;
+	__u8 pad[6];
+	struct ut_window_insn window[UT_MAX_WINDOW_INSNS];
+};
+
+/* Value of the `targets` map, keyed by tgid. */
+struct ut_target {
+	__u32 n_routines;
+	__u32 pad;
+	struct ut_routine routines[UT_MAX_ROUTINES];
+};
+
+/* Key of the `signal_counts` map: every signal delivered to a traced thread is counted here. */
+struct ut_signal_key {
+	__u32 tgid;
+	__u32 tid;
+	__s32 sig;
+	__u32 delivery; /* enum ut_delivery */
+};
+
+/* Value of the `threads` map, keyed by tid: the resume sequence joins signals to resumes. */
+struct ut_thread_state {
+	__u64 resumes; /* resumes seen so far; the last one has seq == resumes */
+	__u32 tgid;
+	__u32 pad;
+};
+
+/* Indexes of the `lost_events` per-CPU array: what the programs could not record. */
+enum ut_lost_kind {
+	UT_LOST_RESUME = 0,  /* ring buffer full: a resume event */
+	UT_LOST_SIGNAL = 1,  /* ring buffer full: a signal event */
+	UT_LOST_COUNTER = 2, /* a counter map full: a signal or resume went uncounted */
+	UT_LOST_KINDS = 3,
+};
+
+enum ut_event_kind { UT_EVENT_RESUME = 1, UT_EVENT_SIGNAL = 2 };
+
+struct ut_event_header {
+	__u32 kind; /* enum ut_event_kind */
+	__u32 tgid;
+	__u32 tid;
+	__u32 pad;
+	__u64 ktime_ns;
+};
+
+/* Emitted by the resume probe, once per entry into a hazardous routine. */
+struct ut_resume_event {
+	struct ut_event_header hdr;
+	__u64 seq;       /* per-thread, starts at 1 */
+	__u64 ctx;       /* context pointer (the ucontext) */
+	__u64 target_sp; /* SP the routine switches to */
+	__u64 target_ip; /* IP it resumes at */
+	__u32 routine;   /* index into ut_target.routines */
+	__u32 pad;
+};
+
+/* Emitted for each signal delivered while the thread's IP was inside a hazardous routine. */
+struct ut_signal_event {
+	struct ut_event_header hdr;
+	__u64 resume_seq; /* the thread's last resume seq when the signal arrived */
+	__u64 ip;         /* interrupted user IP */
+	__u64 sp;         /* interrupted user SP */
+	__u64 ctx;        /* context register's value (the ucontext, if in the window) */
+	__u64 slot_addr;  /* address of the first stale read, for window hits; else 0 */
+	__u64 slot_value; /* its value before the signal frame is written */
+	__u64 altstack_sp;
+	__u64 altstack_size;
+	__s32 sig;
+	__u32 routine_offset; /* ip - routine start */
+	__u8 routine;         /* index into ut_target.routines */
+	__u8 window_index;    /* index into ut_routine.window, or UT_NO_WINDOW */
+	__u8 window_class;    /* enum ut_window_class */
+	__u8 delivery;        /* enum ut_delivery */
+	__u8 flags;           /* UT_SIG_* */
+	__u8 pad[3];
+};
+
+#endif /* UNWINDTRACE_EVENTS_H */

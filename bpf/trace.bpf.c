@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Kernel hooks of unwindtrace.
+ *
+ * handle_signal_deliver (tp_btf/signal_deliver): runs for every signal the kernel is about to
+ *   deliver, before the signal frame is written. For traced processes it counts the signal and,
+ *   when the interrupted IP lies inside a hazardous routine, emits one event with what the
+ *   signal side can see (registers, the stale slot's value). The in-window test runs here so
+ *   only those events cross to user space.
+ * handle_resume (uprobe): runs once per entry into a hazardous routine, at a probe point chosen
+ *   by the analysis; counts the resume and emits the context pointer, target SP and target IP.
+ *
+ * Events go to one ring buffer without wakeups: user space drains it on a timer, so a busy
+ * target never pays for a wakeup. Failed reservations are counted, never dropped silently.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "events.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define UT_SA_SIGINFO 0x00000004
+#define UT_SA_ONSTACK 0x08000000
+#define UT_SIG_DFL 0
+#define UT_SIG_IGN 1
+
+/* Sized by user space before load (bpf_map__set_max_entries). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32); /* tgid */
+	__type(value, struct ut_target);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32); /* tid */
+	__type(value, struct ut_thread_state);
+} threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ut_signal_key);
+	__type(value, __u64);
+} signal_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, UT_LOST_KINDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost_events SEC(".maps");
+
+static __always_inline void count_lost(__u32 kind)
+{
+	__u64 *lost = bpf_map_lookup_elem(&lost_events, &kind);
+
+	if (lost)
+		*lost += 1;
+}
+
+static __always_inline void count_signal(__u32 tgid, __u32 tid, int sig, __u32 delivery)
+{
+	struct ut_signal_key key = { .tgid = tgid, .tid = tid, .sig = sig, .delivery = delivery };
+	__u64 zero = 0, *count;
+
+	count = bpf_map_lookup_elem(&signal_counts, &key);
+	if (!count) {
+		bpf_map_update_elem(&signal_counts, &key, &zero, BPF_NOEXIST);
+		count = bpf_map_lookup_elem(&signal_counts, &key);
+		if (!count) {
+			count_lost(UT_LOST_COUNTER);
+			return;
+		}
+	}
+	__sync_fetch_and_add(count, 1);
+}
+
+static __always_inline __u64 reg_value(const __u64 *regs, __u8 reg)
+{
+	return reg < UT_REG_COUNT ? regs[reg & 31] : 0;
+}
+
+static __always_inline void fill_header(struct ut_event_header *hdr, __u32 kind, __u64 pid_tgid)
+{
+	hdr->kind = kind;
+	hdr->tgid = pid_tgid >> 32;
+	hdr->tid = (__u32)pid_tgid;
+	hdr->pad = 0;
+	hdr->ktime_ns = bpf_ktime_get_ns();
+}
+
+static __always_inline __u8 signal_flags(struct task_struct *task, struct k_sigaction *ka, __u64 sp)
+{
+	unsigned long handler = (unsigned long)BPF_CORE_READ(ka, sa.sa_handler);
+	unsigned long flags = BPF_CORE_READ(ka, sa.sa_flags);
+	unsigned long ss_sp = task->sas_ss_sp;
+	__u8 out = 0;
+
+	if (handler != UT_SIG_DFL && handler != UT_SIG_IGN)
+		out |= UT_SIG_HANDLER;
+	if (flags & UT_SA_SIGINFO)
+		out |= UT_SIG_SIGINFO;
+	if (flags & UT_SA_ONSTACK)
+		out |= UT_SIG_ONSTACK;
+	if (ss_sp) {
+		out |= UT_SIG_ALTSTACK_SET;
+		if (sp > ss_sp && sp - ss_sp <= task->sas_ss_size)
+			out |= UT_SIG_ON_ALTSTACK;
+	}
+	return out;
+}
+
+SEC("tp_btf/signal_deliver")
+int BPF_PROG(handle_signal_deliver, int sig, struct kernel_siginfo *info, struct k_sigaction *ka)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	struct ut_target *target = bpf_map_lookup_elem(&targets, &tgid);
+	struct task_struct *task;
+	struct ut_signal_event *e;
+	struct ut_thread_state *state;
+	__u64 regs[UT_REG_COUNT];
+	__u32 delivery, tid = (__u32)pid_tgid;
+	__u64 ip;
+	int r, w;
+
+	if (!target)
+		return 0;
+	task = bpf_get_current_task_btf();
+	if (bpf_probe_read_kernel(regs, sizeof(regs), (void *)bpf_task_pt_regs(task)))
+		return 0;
+	/* orig_ax holds the syscall number on syscall entry, -1 after an interrupt or exception. */
+	delivery = (long)regs[UT_REG_ORIG_AX] >= 0 ? UT_DELIVERY_SYSCALL : UT_DELIVERY_INTERRUPT;
+	count_signal(tgid, tid, sig, delivery);
+
+	ip = regs[UT_REG_IP];
+	for (r = 0; r < UT_MAX_ROUTINES; r++) {
+		struct ut_routine *routine = &target->routines[r];
+
+		if (r >= target->n_routines)
+			return 0;
+		if (ip < routine->start || ip >= routine->end)
+			continue;
+
+		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (!e) {
+			count_lost(UT_LOST_SIGNAL);
+			return 0;
+		}
+		fill_header(&e->hdr, UT_EVENT_SIGNAL, pid_tgid);
+		state = bpf_map_lookup_elem(&threads, &tid);
+		e->resume_seq = state ? state->resumes : 0;
+		e->ip = ip;
+		e->sp = regs[UT_REG_SP];
+		e->ctx = reg_value(regs, routine->ctx_reg);
+		e->slot_addr = 0;
+		e->slot_value = 0;
+		e->altstack_sp = task->sas_ss_sp;
+		e->altstack_size = task->sas_ss_size;
+		e->sig = sig;
+		e->routine_offset = ip - routine->start;
+		e->routine = r;
+		e->window_index = UT_NO_WINDOW;
+		e->window_class = UT_CLASS_NONE;
+		e->delivery = delivery;
+		e->flags = signal_flags(task, ka, e->sp);
+		__builtin_memset(e->pad, 0, sizeof(e->pad));
+		for (w = 0; w < UT_MAX_WINDOW_INSNS && w < routine->n_window; w++) {
+			if (routine->window[w].addr != ip)
+				continue;
+			e->window_index = w;
+			e->window_class = routine->window[w].cls;
+			e->slot_addr = e->ctx + routine->window[w].slot_disp;
+			/* The frame is not written yet: this is what the routine was about to read. */
+			if (bpf_probe_read_user(&e->slot_value, sizeof(e->slot_value),
+						(void *)e->slot_addr))
+				e->slot_value = 0;
+			break;
+		}
+		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+		return 0;
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int handle_resume(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u32 index = (__u32)bpf_get_attach_cookie(ctx);
+	struct ut_target *target = bpf_map_lookup_elem(&targets, &tgid);
+	struct ut_thread_state fresh = { .resumes = 0, .tgid = tgid }, *state;
+	struct ut_routine *routine;
+	struct ut_resume_event *e;
+	__u64 regs[UT_REG_COUNT];
+	__u64 seq;
+
+	/* The uprobe is attached per process; the check also covers a recycled pid. */
+	if (!target || index >= UT_MAX_ROUTINES)
+		return 0;
+	routine = &target->routines[index];
+
+	state = bpf_map_lookup_elem(&threads, &tid);
+	if (!state) {
+		bpf_map_update_elem(&threads, &tid, &fresh, BPF_NOEXIST);
+		state = bpf_map_lookup_elem(&threads, &tid);
+		if (!state) {
+			count_lost(UT_LOST_COUNTER);
+			return 0;
+		}
+	}
+	seq = ++state->resumes; /* only this thread writes its own entry */
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(UT_LOST_RESUME);
+		return 0;
+	}
+	fill_header(&e->hdr, UT_EVENT_RESUME, pid_tgid);
+	e->seq = seq;
+	e->routine = index;
+	e->pad = 0;
+	if (bpf_probe_read_kernel(regs, sizeof(regs), ctx))
+		__builtin_memset(regs, 0, sizeof(regs));
+	e->ctx = reg_value(regs, routine->ctx_reg);
+	if (bpf_probe_read_user(&e->target_sp, sizeof(e->target_sp), (void *)(e->ctx + routine->sp_disp)))
+		e->target_sp = 0;
+	if (bpf_probe_read_user(&e->target_ip, sizeof(e->target_ip), (void *)(e->ctx + routine->ip_disp)))
+		e->target_ip = 0;
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	return 0;
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Makes this machine able to build and run unwindtrace, then builds it. Idempotent: installs only
+# the Debian packages that are missing, mounts tracefs if absent, reconfigures only when needed.
+# Usage: scripts/setup.sh [BUILD_DIR]   (default: build; set UT_BUILD_TYPE to override RelWithDebInfo)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$top/build}
+
+packages=(
+  # toolchain
+  g++ make cmake ninja-build pkg-config clang llvm
+  # BPF: libbpf, skeleton generator
+  libbpf-dev bpftool
+  # libraries: ELF, disassembler, CLI, formatting, JSON, tests
+  libelf-dev zlib1g-dev libcapstone-dev libcli11-dev libfmt-dev nlohmann-json3-dev libgtest-dev
+  # the unwinders the bundled workload is built against: GNU libunwind 1.6.2, LLVM libunwind 14
+  libunwind8 libunwind-14
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup.sh: run as root (it installs packages and BPF needs root): sudo $0 $*" >&2
+  exit 4
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# tp_btf and uprobes do not need tracefs, but tracepoint: probes (bpftrace, benchmarks) do.
+if [ -d /sys/kernel/tracing ] && ! mountpoint -q /sys/kernel/tracing; then
+  mount -t tracefs nodev /sys/kernel/tracing || echo "setup.sh: warning: cannot mount tracefs" >&2
+fi
+[ -r /sys/kernel/btf/vmlinux ] || echo "setup.sh: warning: no /sys/kernel/btf/vmlinux: BPF programs will not load" >&2
+
+if [ ! -f "$build/build.ninja" ]; then
+  cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${UT_BUILD_TYPE:-RelWithDebInfo}"
+fi
+cmake --build "$build"

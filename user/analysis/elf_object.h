@@ -1,0 +1,59 @@
+// Read-only view of one ELF object on disk (libelf): symbols, code bytes, build-id, PLT stubs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ut::analysis {
+
+struct Symbol {
+  std::string name;
+  uint64_t vaddr = 0;  // st_value: link-time virtual address
+  uint64_t size = 0;
+};
+
+// One executable PT_LOAD segment, for mapping between link-time addresses and file offsets.
+struct Segment {
+  uint64_t vaddr = 0;
+  uint64_t file_offset = 0;
+  uint64_t file_size = 0;
+  uint64_t mem_size = 0;
+  bool executable = false;
+};
+
+class ElfObject {
+ public:
+  // Throws AnalysisError naming the path and what is wrong (not ELF, truncated, not x86-64, ...).
+  static ElfObject open(const std::string& path);
+  ElfObject(ElfObject&&) noexcept;
+  ElfObject& operator=(ElfObject&&) noexcept;
+  ~ElfObject();
+
+  const std::string& path() const;
+  std::string build_id() const;  // lower-case hex of NT_GNU_BUILD_ID, "" if absent
+  std::string soname() const;    // DT_SONAME, "" if absent
+  bool is_shared_or_pie() const; // ET_DYN
+
+  // Defined symbol by exact name: .symtab first, then .dynsym (stripped objects).
+  std::optional<Symbol> find_symbol(std::string_view name) const;
+  // Defined function symbol whose [vaddr, vaddr+size) contains the address.
+  std::optional<Symbol> symbol_containing(uint64_t vaddr) const;
+  // Link-time address of the PLT stub that jumps through the GOT slot of `name`, if any.
+  std::optional<uint64_t> plt_stub_for(std::string_view name) const;
+
+  const std::vector<Segment>& segments() const;
+  // Bytes of the file image at link-time address [vaddr, vaddr+len); throws if out of range.
+  std::vector<uint8_t> read(uint64_t vaddr, uint64_t len) const;
+  std::optional<uint64_t> file_offset_of(uint64_t vaddr) const;
+
+ private:
+  struct Impl;
+  explicit ElfObject(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ut::analysis

@@ -1,0 +1,88 @@
+#include "proc/process_routines.h"
+
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "analysis/analysis_error.h"
+#include "analysis/elf_object.h"
+#include "proc/process_maps.h"
+
+namespace ut::proc {
+
+namespace {
+
+std::string unwinder_family(const analysis::ElfObject& elf) {
+  if (elf.find_symbol("_Ux86_64_setcontext") || elf.find_symbol("_ULx86_64_step"))
+    return "GNU libunwind";
+  if (elf.find_symbol("__unw_getcontext") || elf.find_symbol("unw_getcontext")) return "LLVM libunwind";
+  if (elf.soname().starts_with("libgcc_s")) return "libgcc";
+  return "unknown";
+}
+
+// Where the routine starts in the process: the executable mapping covering its file offset.
+std::optional<uint64_t> routine_address(const std::vector<Mapping>& maps, const std::string& path,
+                                        const analysis::ElfObject& elf, uint64_t vaddr) {
+  auto offset = elf.file_offset_of(vaddr);
+  if (!offset) return std::nullopt;
+  for (const auto& m : maps)
+    if (m.path == path && m.executable())
+      if (auto address = m.address_of_file_offset(*offset)) return address;
+  return std::nullopt;
+}
+
+}  // namespace
+
+ProcessRoutines find_process_routines(pid_t pid) {
+  auto maps = read_maps(pid);
+  ProcessRoutines out;
+  std::set<std::string> seen;
+  for (const auto& mapping : maps) {
+    if (mapping.path.empty() || !mapping.executable() || !seen.insert(mapping.path).second) continue;
+    std::string on_disk = fmt::format("/proc/{}/root{}", pid, mapping.path);
+    try {
+      auto elf = analysis::ElfObject::open(on_disk);
+      if (elf.find_symbol("_Unwind_RaiseException"))
+        out.unwinders.push_back({mapping.path, elf.soname(), unwinder_family(elf)});
+      auto analysed = analysis::analyse_object(on_disk);
+      for (auto& routine : analysed.routines) {
+        auto start = routine_address(maps, mapping.path, elf, routine.symbol.vaddr);
+        if (!start) {
+          out.warnings.push_back(fmt::format("{}: {} is not in an executable mapping; skipped",
+                                             mapping.path, routine.symbol.name));
+          continue;
+        }
+        out.routines.push_back({mapping.path, on_disk, analysed.build_id, analysed.soname,
+                                std::move(routine), *start});
+      }
+    } catch (const analysis::AnalysisError& e) {
+      out.warnings.push_back(e.what());
+    }
+  }
+  return out;
+}
+
+ut_target make_target(const std::vector<MappedRoutine>& routines) {
+  ut_target target{};
+  for (const auto& mapped : routines) {
+    if (target.n_routines == UT_MAX_ROUTINES) break;
+    const auto& window = mapped.routine.window;
+    ut_routine& wire = target.routines[target.n_routines++];
+    wire.start = mapped.start;
+    wire.end = mapped.start + window.size;
+    wire.ctx_reg = static_cast<uint8_t>(window.ctx_reg);
+    wire.sp_disp = window.sp_disp;
+    wire.ip_disp = window.ip_disp.value_or(0);
+    for (const auto& insn : window.window) {
+      if (wire.n_window == UT_MAX_WINDOW_INSNS) break;
+      ut_window_insn& w = wire.window[wire.n_window++];
+      w.addr = mapped.start + insn.offset;
+      w.slot_disp = insn.slot_disp;
+      w.cls = analysis::to_wire(insn.cls);
+    }
+  }
+  return target;
+}
+
+}  // namespace ut::proc

@@ -1,0 +1,45 @@
+// "Find the routine in this process": every mapped object holding a hazardous resume routine,
+// with its window and probe points translated to the process's absolute addresses. The one
+// place every command uses to go from a PID to what the kernel side must watch.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "analysis/object_analysis.h"
+#include "events.h"
+
+namespace ut::proc {
+
+struct MappedRoutine {
+  std::string object_path;  // as the process maps it
+  std::string attach_path;  // the same file seen through /proc/PID/root, for uprobes
+  std::string build_id;
+  std::string soname;
+  analysis::HazardousRoutine routine;
+  uint64_t start = 0;  // absolute address of the routine in the process
+};
+
+// An object that defines _Unwind_RaiseException: where C++ exceptions may unwind.
+struct UnwinderObject {
+  std::string path;
+  std::string soname;
+  std::string family;  // "GNU libunwind", "LLVM libunwind", "libgcc", or "unknown"
+};
+
+struct ProcessRoutines {
+  std::vector<MappedRoutine> routines;
+  std::vector<UnwinderObject> unwinders;
+  std::vector<std::string> warnings;  // objects that could not be analysed, and why
+};
+
+// Throws UserError(Target) if the process cannot be inspected.
+ProcessRoutines find_process_routines(pid_t pid);
+
+// The kernel side's description of the routines (at most UT_MAX_ROUTINES, window truncated to
+// UT_MAX_WINDOW_INSNS: both reported as warnings by the caller when exceeded).
+ut_target make_target(const std::vector<MappedRoutine>& routines);
+
+}  // namespace ut::proc

@@ -1,0 +1,153 @@
+#include "trace/bpf_tracer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "errors.h"
+#include "trace.skel.h"
+#include "trace/libbpf_log.h"
+
+namespace ut::trace {
+
+namespace {
+
+UserError kernel_error(const std::string& what, int err, const std::string& hint) {
+  return UserError(ExitCode::KernelFeature,
+                   fmt::format("{}: {} ({}){}{}", what, std::strerror(err), err,
+                               hint.empty() ? "" : ": ", hint));
+}
+
+}  // namespace
+
+void BpfTracer::LinkDeleter::operator()(bpf_link* link) const { bpf_link__destroy(link); }
+
+BpfTracer::BpfTracer(uint32_t ring_buffer_bytes) {
+  install_libbpf_log();
+  skel_ = trace_bpf__open();
+  if (!skel_)
+    throw kernel_error("cannot open the BPF programs", errno, "is libbpf installed (scripts/setup.sh)?");
+  int err = bpf_map__set_max_entries(skel_->maps.events, ring_buffer_bytes);
+  if (err) {
+    trace_bpf__destroy(skel_);
+    throw kernel_error("cannot size the ring buffer", -err, "use a power of two of at least 4096");
+  }
+  err = trace_bpf__load(skel_);
+  if (err) {
+    trace_bpf__destroy(skel_);
+    throw kernel_error("cannot load the BPF programs", -err,
+                       "needs BTF (/sys/kernel/btf/vmlinux), tp_btf and uprobes; the verifier log "
+                       "above says more (or rerun with --verbose)");
+  }
+  ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.events), &BpfTracer::dispatch, this, nullptr);
+  if (!ring_) {
+    err = errno;
+    trace_bpf__destroy(skel_);
+    throw kernel_error("cannot create the ring buffer reader", err, "");
+  }
+}
+
+BpfTracer::~BpfTracer() {
+  links_.clear();  // detach before the programs go away
+  ring_buffer__free(ring_);
+  trace_bpf__destroy(skel_);
+}
+
+void BpfTracer::watch_process(pid_t pid, const ut_target& target) {
+  uint32_t key = static_cast<uint32_t>(pid);
+  if (bpf_map__update_elem(skel_->maps.targets, &key, sizeof(key), &target, sizeof(target), BPF_ANY))
+    throw kernel_error(fmt::format("cannot register process {} with the kernel side", pid), errno,
+                       "too many traced processes?");
+}
+
+void BpfTracer::attach_signal_hook() {
+  bpf_link* link = bpf_program__attach_trace(skel_->progs.handle_signal_deliver);
+  if (!link)
+    throw kernel_error("cannot attach to tp_btf/signal_deliver", errno,
+                       "this kernel lacks BTF-enabled tracepoints (CONFIG_DEBUG_INFO_BTF)");
+  links_.emplace_back(link);
+}
+
+void BpfTracer::attach_resume_probe(pid_t pid, const std::string& path, uint64_t file_offset,
+                                    uint32_t routine_index) {
+  LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = routine_index, .retprobe = false);
+  bpf_link* link = bpf_program__attach_uprobe_opts(skel_->progs.handle_resume, pid, path.c_str(),
+                                                   file_offset, &opts);
+  if (!link)
+    throw kernel_error(fmt::format("cannot attach a uprobe to {}+{:#x} in process {}", path,
+                                   file_offset, pid),
+                       errno, "the kernel needs CONFIG_UPROBES; the process may have exited");
+  links_.emplace_back(link);
+}
+
+int BpfTracer::dispatch(void* self, void* data, size_t size) {
+  auto* tracer = static_cast<BpfTracer*>(self);
+  const auto* hdr = static_cast<const ut_event_header*>(data);
+  if (size < sizeof(*hdr)) return 0;
+  if (hdr->kind == UT_EVENT_RESUME && size >= sizeof(ut_resume_event) && tracer->handlers_->on_resume)
+    tracer->handlers_->on_resume(*static_cast<const ut_resume_event*>(data));
+  else if (hdr->kind == UT_EVENT_SIGNAL && size >= sizeof(ut_signal_event) &&
+           tracer->handlers_->on_signal)
+    tracer->handlers_->on_signal(*static_cast<const ut_signal_event*>(data));
+  return 0;
+}
+
+size_t BpfTracer::drain(const EventHandlers& handlers) {
+  handlers_ = &handlers;
+  int n = ring_buffer__consume(ring_);
+  handlers_ = nullptr;
+  if (n < 0) throw kernel_error("cannot read the ring buffer", -n, "");
+  return static_cast<size_t>(n);
+}
+
+std::vector<SignalCount> BpfTracer::signal_counts(pid_t pid) const {
+  std::vector<SignalCount> out;
+  int fd = bpf_map__fd(skel_->maps.signal_counts);
+  ut_signal_key key{}, next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    uint64_t count = 0;
+    if (next.tgid == static_cast<uint32_t>(pid) && bpf_map_lookup_elem(fd, &next, &count) == 0)
+      out.push_back({next, count});
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+std::map<uint32_t, uint64_t> BpfTracer::thread_resumes(pid_t pid) const {
+  std::map<uint32_t, uint64_t> out;
+  int fd = bpf_map__fd(skel_->maps.threads);
+  uint32_t key = 0, next = 0;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    ut_thread_state state{};
+    if (bpf_map_lookup_elem(fd, &next, &state) == 0 && state.tgid == static_cast<uint32_t>(pid))
+      out[next] = state.resumes;
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+std::array<uint64_t, UT_LOST_KINDS> BpfTracer::lost_events() const {
+  std::array<uint64_t, UT_LOST_KINDS> out{};
+  int fd = bpf_map__fd(skel_->maps.lost_events);
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return out;
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
+  for (uint32_t kind = 0; kind < UT_LOST_KINDS; ++kind) {
+    if (bpf_map_lookup_elem(fd, &kind, per_cpu.data()) != 0) continue;
+    for (uint64_t v : per_cpu) out[kind] += v;
+  }
+  return out;
+}
+
+}  // namespace ut::trace

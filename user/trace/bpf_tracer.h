@@ -1,0 +1,70 @@
+// Lifecycle of the kernel side: open and load the skeleton, describe traced processes to it,
+// attach the signal hook and the resume probes, drain the ring buffer, read the counters.
+// Everything is released by the destructor, so any exit path detaches cleanly.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "events.h"
+
+struct trace_bpf;
+struct bpf_link;
+struct ring_buffer;
+
+namespace ut::trace {
+
+struct EventHandlers {
+  std::function<void(const ut_resume_event&)> on_resume;
+  std::function<void(const ut_signal_event&)> on_signal;
+};
+
+struct SignalCount {
+  ut_signal_key key{};
+  uint64_t count = 0;
+};
+
+class BpfTracer {
+ public:
+  // Opens and loads the programs; throws UserError(KernelFeature) saying what is missing.
+  explicit BpfTracer(uint32_t ring_buffer_bytes = 8u << 20);
+  ~BpfTracer();
+  BpfTracer(const BpfTracer&) = delete;
+  BpfTracer& operator=(const BpfTracer&) = delete;
+
+  // Tells the kernel side which routines of process `pid` to watch (absolute addresses).
+  void watch_process(pid_t pid, const ut_target& target);
+  void attach_signal_hook();
+  // A uprobe at `file_offset` of the object at `path`, firing once per entry into routine
+  // `routine_index` of `pid`'s ut_target.
+  void attach_resume_probe(pid_t pid, const std::string& path, uint64_t file_offset,
+                           uint32_t routine_index);
+
+  // Delivers every event waiting in the ring buffer; returns how many.
+  size_t drain(const EventHandlers& handlers);
+
+  std::vector<SignalCount> signal_counts(pid_t pid) const;
+  std::map<uint32_t, uint64_t> thread_resumes(pid_t pid) const;  // tid -> resumes
+  std::array<uint64_t, UT_LOST_KINDS> lost_events() const;
+  size_t attached_links() const { return links_.size(); }
+
+ private:
+  struct LinkDeleter {
+    void operator()(bpf_link* link) const;
+  };
+  trace_bpf* skel_ = nullptr;
+  ring_buffer* ring_ = nullptr;
+  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
+  const EventHandlers* handlers_ = nullptr;  // valid during drain()
+
+  static int dispatch(void* self, void* data, size_t size);
+};
+
+}  // namespace ut::trace
