@@ -16,7 +16,7 @@ struct Symbol {
   uint64_t size = 0;
 };
 
-// One executable PT_LOAD segment, for mapping between link-time addresses and file offsets.
+// One PT_LOAD segment, for mapping between link-time addresses and file offsets.
 struct Segment {
   uint64_t vaddr = 0;
   uint64_t file_offset = 0;
@@ -42,6 +42,12 @@ class ElfObject {
   std::optional<Symbol> find_symbol(std::string_view name) const;
   // Defined function symbol whose [vaddr, vaddr+size) contains the address.
   std::optional<Symbol> symbol_containing(uint64_t vaddr) const;
+  // The function symbol starting at or before the address, nearest first: a known instruction
+  // boundary to disassemble from when the address lies in code no symbol covers (static
+  // functions of a stripped object).
+  std::optional<Symbol> function_at_or_before(uint64_t vaddr) const;
+  // Start of the first function symbol after the address: where a size-0 symbol's code ends.
+  std::optional<uint64_t> next_function_after(uint64_t vaddr) const;
   // Link-time address of the PLT stub that jumps through the GOT slot of `name`, if any.
   std::optional<uint64_t> plt_stub_for(std::string_view name) const;
 

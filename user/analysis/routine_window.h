@@ -51,6 +51,10 @@ struct RoutineWindow {
   std::vector<Instruction> listing;
 
   std::optional<uint64_t> switch_offset;  // instruction that loads %rsp from the context
+  // The new %rsp was loaded through a register that still names the context at the switch.
+  // When false (e.g. a coroutine switch `mov rsp, rdi`) ctx_reg, sp_disp and ip_disp mean
+  // nothing and nothing can be read stale.
+  bool ctx_known = false;
   ut_reg ctx_reg = UT_REG_DI;             // register holding the context pointer
   bool ctx_reg_from_entry = false;        // ctx_reg is not written before the switch
   int32_t sp_disp = 0;                    // ctx_reg + sp_disp holds the target SP

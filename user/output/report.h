@@ -1,0 +1,117 @@
+// The one report structure every renderer draws from: built once from the session (what was
+// traced, the kernel's counters) and the joiner (what the events showed), numbers and verdict
+// decided here so the text and JSON outputs cannot disagree.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analysis/routine_window.h"
+#include "model/join.h"
+#include "model/session.h"
+
+namespace ut::output {
+
+struct SignalRow {
+  int32_t sig = 0;
+  std::string name;  // "SIGPROF"
+  model::DeliveryCounts by_delivery{};
+  uint64_t total = 0;
+  double per_s = 0;
+};
+
+// One thread, or the whole process (tid 0: the sum over its threads).
+struct Activity {
+  uint32_t tid = 0;
+  uint64_t resumes = 0;  // the kernel's count: authoritative
+  double resumes_per_s = 0;
+  uint64_t resume_events = 0;      // resume events received
+  uint64_t resume_seq_gaps = 0;    // resume events lost, detected from gaps in the seq
+  std::vector<SignalRow> signals;  // every signal the kernel counted, by number
+  uint64_t signals_total = 0;
+  double signals_per_s = 0;
+  double interrupt_signals_per_s = 0;       // the ones that can land inside the window
+  model::DeliveryCounts routine_signals{};  // inside a hazardous routine
+  model::HitTally hits;
+  std::array<uint64_t, model::kMissingResumeReasons> resume_missing{};  // signals without resume
+  model::DistanceHistogram distance;                                    // D of every resume event
+};
+
+// One instruction of a routine with the signals that interrupted it.
+struct ListingRow {
+  uint64_t offset = 0;
+  std::string text;  // "" for an offset the listing does not have (signals there are still shown)
+  bool stack_switch = false;
+  std::optional<analysis::ReadClass> window_class;  // set for window instructions
+  model::DeliveryCounts signals{};
+};
+
+struct RoutineSection {
+  uint32_t index = 0;
+  std::string symbol;
+  std::string object_path;
+  std::string build_id;
+  uint64_t start = 0;
+  size_t window_instructions = 0;
+  std::vector<analysis::ProbePoint> probes;
+  std::vector<ListingRow> listing;  // by offset
+  model::DeliveryCounts signals{};  // over the whole routine
+};
+
+// A joined window hit with what the renderers need to show it.
+struct HitRow {
+  model::JoinedSignal hit;
+  double time_s = 0;        // since the trace started
+  std::string routine;      // symbol
+  std::string instruction;  // at hit.offset, from the routine's listing
+};
+
+struct LostEvents {
+  std::array<uint64_t, UT_LOST_KINDS> kernel{};  // ring-buffer reservations that failed, by kind
+  uint64_t resume_seq_gaps = 0;                  // resume losses visible in the events themselves
+  bool any() const { return kernel[UT_LOST_RESUME] || kernel[UT_LOST_SIGNAL] || resume_seq_gaps; }
+};
+
+enum class Exposure {
+  NotExposed,  // no hazardous routine, or its window is empty (fixed unwinder)
+  Exposed,     // a window exists, no hit seen
+  Hit,         // window hits seen
+};
+const char* to_string(Exposure exposure);  // "not_exposed", "exposed", "hit"
+
+struct Report {
+  int32_t pid = 0;
+  std::string comm;
+  std::string exe;
+  std::string unwinder;
+  std::string started_at;  // ISO 8601, UTC
+  std::string ended_at;
+  double duration_s = 0;
+  bool target_exited = false;
+  host::HostInfo host;
+
+  Exposure exposure = Exposure::NotExposed;
+  std::string verdict;  // one line
+
+  Activity process;
+  std::vector<Activity> threads;  // by tid
+  std::vector<RoutineSection> routines;
+  std::vector<HitRow> hits;      // the joiner's kept hits, in join order
+  uint64_t hits_not_listed = 0;  // beyond JoinOptions::max_kept_hits
+  std::optional<model::FrameSize> frame_size;
+  LostEvents lost;
+};
+
+// The joiner should be finished: signals still waiting for their resume are not in it yet.
+Report build_report(const model::Session& session, const model::Joiner& joiner);
+
+// Shared by the builder and the renderers.
+std::string signal_name(int32_t sig);             // "SIGPROF", "SIGRTMIN+3", "signal 99"
+const char* delivery_name(ut_delivery delivery);  // "interrupt", "syscall"
+std::string compact_count(double value);          // 950, 1.2k, 20k, 1.2M
+HitRow make_hit_row(const model::JoinedSignal& hit, const model::Session& session);
+
+}  // namespace ut::output
