@@ -45,7 +45,7 @@ ProcessRoutines find_process_routines(pid_t pid) {
       auto elf = analysis::ElfObject::open(on_disk);
       if (elf.find_symbol("_Unwind_RaiseException"))
         out.unwinders.push_back({mapping.path, elf.soname(), unwinder_family(elf)});
-      auto analysed = analysis::analyse_object(on_disk);
+      auto analysed = analysis::analyse_object(elf);
       for (auto& routine : analysed.routines) {
         auto start = routine_address(maps, mapping.path, elf, routine.symbol.vaddr);
         if (!start) {

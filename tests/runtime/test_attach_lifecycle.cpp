@@ -1,0 +1,59 @@
+// attach's life cycle: clean detach on SIGTERM and at the target's exit, and clear errors.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include "runtime_support.h"
+
+namespace ut::runtime_test {
+namespace {
+
+TEST(AttachLifecycle, SigtermDetachesAndLeavesNoProgramsBehind) {
+  UT_REQUIRE_ROOT();
+  ASSERT_TRUE(loaded_unwindtrace_programs().empty()) << "programs left by an earlier run";
+  Workload workload("gnu", {"--threads", "1", "--signal-rate", "2000", "--duration", "60"});
+  workload.go();
+  Tracer tracer(workload.pid());
+  ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
+  EXPECT_EQ(loaded_unwindtrace_programs().size(), 2u);
+  tracer.process().send_signal(SIGTERM);
+  auto status = tracer.finish(30);
+  EXPECT_EQ(status, 0) << tracer.stderr_text();
+  EXPECT_FALSE(tracer.report()["target"]["exited"].get<bool>());
+  EXPECT_GT(tracer.report()["process"]["resumes"]["count"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(loaded_unwindtrace_programs().empty());
+  workload.process().send_signal(SIGKILL);
+}
+
+TEST(AttachLifecycle, DurationEndsTheTrace) {
+  UT_REQUIRE_ROOT();
+  Workload workload("gnu", {"--threads", "1", "--signal-rate", "1000", "--duration", "60"});
+  workload.go();
+  Tracer tracer(workload.pid(), {"--duration", "1.5"});
+  ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
+  auto status = tracer.finish(30);
+  EXPECT_EQ(status, 0) << tracer.stderr_text();
+  double duration = tracer.report()["trace"]["duration_s"].get<double>();
+  EXPECT_GE(duration, 1.5);
+  EXPECT_LT(duration, 5.0);
+  EXPECT_TRUE(loaded_unwindtrace_programs().empty());
+  workload.process().send_signal(SIGKILL);
+}
+
+TEST(AttachLifecycle, NoSuchProcessExitsThreeWithOneLine) {
+  UT_REQUIRE_ROOT();
+  proc::ChildProcess tool({tool_path(), "attach", "-p", "999999999"});
+  auto status = tool.wait(30);
+  std::string err = tool.read_stderr_rest();
+  EXPECT_EQ(status, 3) << err;
+  EXPECT_NE(err.find("no process with PID 999999999"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+}
+
+TEST(AttachLifecycle, BadOptionExitsTwo) {
+  proc::ChildProcess tool({tool_path(), "attach", "--pid", "notanumber"});
+  EXPECT_EQ(tool.wait(30), 2);
+}
+
+}  // namespace
+}  // namespace ut::runtime_test

@@ -1,0 +1,116 @@
+// attach -p on the bundled workload under a signal storm: what the tracer counts must equal what
+// the workload counted itself, signal for signal, and window hits must actually occur.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "analysis/object_analysis.h"
+#include "runtime_support.h"
+
+namespace ut::runtime_test {
+namespace {
+
+constexpr const char* kGnuLibunwind = "/usr/lib/x86_64-linux-gnu/libunwind.so.8";
+
+// The window as the analysis derives it on this machine's libunwind: no constants here.
+std::vector<uint64_t> window_offsets() {
+  auto analysed = analysis::analyse_object(kGnuLibunwind);
+  std::vector<uint64_t> offsets;
+  for (const auto& routine : analysed.routines)
+    for (const auto& insn : routine.window.window) offsets.push_back(insn.offset);
+  return offsets;
+}
+
+uint64_t residency_at(const nlohmann::json& own, uint64_t offset) {
+  const auto& residency = own["setcontext"]["residency"];
+  auto key = fmt::format("{:#x}", offset);
+  return residency.contains(key) ? residency[key].get<uint64_t>() : 0;
+}
+
+uint64_t kernel_signal_total(const nlohmann::json& report, const std::string& name) {
+  for (const auto& row : report["process"]["signals"]["by_signal"])
+    if (row["name"] == name) return row["total"].get<uint64_t>();
+  return 0;
+}
+
+TEST(AttachStorm, GnuLibunwindCountsAndHitsMatchTheWorkload) {
+  UT_REQUIRE_ROOT();
+  auto offsets = window_offsets();
+  ASSERT_FALSE(offsets.empty()) << "the analysis found no window in " << kGnuLibunwind;
+
+  // Where storms land differs between CPUs, so the storm runs until the workload's own handler
+  // has seen window hits (or a generous limit), instead of for a fixed time sized elsewhere.
+  Workload workload("gnu", {"--threads", "2", "--signal-rate", "20000", "--duration", "300",
+                            "--stop-after-window-hits", "2", "--window-offsets",
+                            fmt::format("{:#x}", fmt::join(offsets, ","))});
+  Tracer tracer(workload.pid());
+  ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
+  workload.go();
+  auto own = workload.finish(330);
+  auto status = tracer.finish(60);
+  ASSERT_EQ(status, 0) << tracer.stderr_text();
+  const auto& report = tracer.report();
+  ASSERT_TRUE(report.is_object()) << "no JSON report; stderr: " << tracer.stderr_text();
+
+  // Nothing lost, so every count below must be exact.
+  EXPECT_EQ(report["lost"]["resume_events"], 0);
+  EXPECT_EQ(report["lost"]["signal_events"], 0);
+  EXPECT_TRUE(report["target"]["exited"].get<bool>());
+
+  uint64_t own_resumes = own["resumes"].get<uint64_t>();
+  uint64_t traced_resumes = report["process"]["resumes"]["count"].get<uint64_t>();
+  ASSERT_GT(own_resumes, 10000u);
+  EXPECT_NEAR(static_cast<double>(traced_resumes), static_cast<double>(own_resumes), own_resumes * 0.01);
+  EXPECT_EQ(report["process"]["resumes"]["events"].get<uint64_t>(), traced_resumes);
+
+  EXPECT_EQ(kernel_signal_total(report, own["signal"].get<std::string>()),
+            own["signals_handled"].get<uint64_t>());
+
+  // Every signal inside the routine, offset by offset: zero missed, zero invented.
+  ASSERT_EQ(report["routines"].size(), 1u);
+  uint64_t traced_in_routine = 0, own_in_routine = 0;
+  for (const auto& row : report["routines"][0]["listing"]) {
+    uint64_t offset = row["offset"].get<uint64_t>();
+    uint64_t traced = row["signals"]["interrupt"].get<uint64_t>() + row["signals"]["syscall"].get<uint64_t>();
+    EXPECT_EQ(traced, residency_at(own, offset)) << "at +" << std::hex << offset;
+    traced_in_routine += traced;
+  }
+  for (const auto& [key, count] : own["setcontext"]["residency"].items()) own_in_routine += count.get<uint64_t>();
+  EXPECT_EQ(traced_in_routine, own_in_routine);
+
+  uint64_t own_hits = 0;
+  for (uint64_t offset : offsets) own_hits += residency_at(own, offset);
+  EXPECT_EQ(report["hits"]["total"].get<uint64_t>(), own_hits);
+  EXPECT_GE(own_hits, 1u) << "no window hit in " << own["duration_s"] << " s: storm too weak here";
+  EXPECT_EQ(report["verdict"]["exposure"], own_hits > 0 ? "hit" : "exposed");
+  for (const auto& hit : report["hits"]["listed"]) {
+    EXPECT_NE(hit["window_class"], nullptr);
+    EXPECT_GT(hit["distance"].get<int64_t>(), 0);
+  }
+}
+
+class NotExposed : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(NotExposed, ReportsTheUnwinderInUseAndExitsZero) {
+  UT_REQUIRE_ROOT();
+  Workload workload(GetParam(), {"--threads", "1", "--signal-rate", "1000", "--duration", "2"});
+  Tracer tracer(workload.pid());
+  workload.go();
+  auto status = tracer.finish(30);
+  workload.finish(30);
+  ASSERT_EQ(status, 0) << tracer.stderr_text();
+  const auto& report = tracer.report();
+  ASSERT_TRUE(report.is_object()) << tracer.stderr_text();
+  EXPECT_EQ(report["verdict"]["exposure"], "not_exposed");
+  EXPECT_TRUE(report["routines"].empty());
+  EXPECT_NE(report["unwinder"].get<std::string>().find(std::string(GetParam()) == "llvm" ? "LLVM" : "libgcc"),
+            std::string::npos)
+      << report["unwinder"];
+  EXPECT_NE(tracer.stdout_text().find("not exposed"), std::string::npos) << tracer.stdout_text();
+}
+
+INSTANTIATE_TEST_SUITE_P(Unwinders, NotExposed, ::testing::Values("llvm", "libgcc"));
+
+}  // namespace
+}  // namespace ut::runtime_test
