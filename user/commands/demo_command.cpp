@@ -7,8 +7,10 @@
 #include <memory>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "analysis/object_analysis.h"
 #include "commands/commands.h"
 #include "commands/report_output.h"
 #include "errors.h"
@@ -21,7 +23,8 @@ namespace {
 
 struct DemoOptions {
   std::string unwinder = "gnu";
-  double duration_s = 10;
+  double duration_s = 60;
+  uint64_t hits = 3;
   unsigned threads = 2;
   double signal_rate = 20000;
   size_t padding = 16384;
@@ -64,19 +67,35 @@ void print_cross_check(std::FILE* out, const nlohmann::json& own, const trace::T
              report.process.hits.total);
 }
 
+// The workload stops early once its own handler has seen this many window hits; the window comes
+// from the same analysis `attach` runs, on the library the GNU build links.
+std::vector<std::string> stop_after_hits_args(const DemoOptions& options) {
+  if (options.unwinder != "gnu" || options.hits == 0) return {};
+  std::vector<std::string> offsets;
+  for (const auto& routine : analysis::analyse_object(UT_GNU_LIBUNWIND).routines)
+    for (const auto& insn : routine.window.window) offsets.push_back(fmt::format("{:#x}", insn.offset));
+  if (offsets.empty()) return {};
+  return {"--stop-after-window-hits", std::to_string(options.hits), "--window-offsets",
+          fmt::format("{}", fmt::join(offsets, ","))};
+}
+
 int run_demo(const DemoOptions& options) {
   install_stop_handlers();
   std::string workload = workload_path(options.unwinder);
-  proc::ChildProcess child({workload, "--wait-for-go", "--threads", std::to_string(options.threads),
-                            "--duration", fmt::format("{}", options.duration_s), "--signal-rate",
-                            fmt::format("{}", options.signal_rate), "--padding",
-                            std::to_string(options.padding), "--handler-stack",
-                            std::to_string(options.handler_stack), "--quiet"});
+  std::vector<std::string> argv{workload, "--wait-for-go", "--threads", std::to_string(options.threads),
+                                "--duration", fmt::format("{}", options.duration_s), "--signal-rate",
+                                fmt::format("{}", options.signal_rate), "--padding",
+                                std::to_string(options.padding), "--handler-stack",
+                                std::to_string(options.handler_stack), "--quiet"};
+  auto stop_args = stop_after_hits_args(options);
+  argv.insert(argv.end(), stop_args.begin(), stop_args.end());
+  proc::ChildProcess child(argv);
   auto ready = child.read_stdout_line(10);
   if (!ready || !ready->starts_with("ready "))
     throw UserError(ExitCode::Internal, fmt::format("{} did not start: {}", workload, child.read_stderr_rest()));
-  fmt::print(stderr, "unwindtrace demo: {} workload (PID {}), {} threads, {:.0f} signals/s for {} s\n",
-             options.unwinder, child.pid(), options.threads, options.signal_rate, options.duration_s);
+  fmt::print(stderr, "unwindtrace demo: {} workload (PID {}), {} threads, {:.0f} signals/s, for {} s{}\n",
+             options.unwinder, child.pid(), options.threads, options.signal_rate, options.duration_s,
+             stop_args.empty() ? "" : fmt::format(" or until its handler sees {} window hits", options.hits));
 
   trace::TraceOptions trace_options;
   trace_options.pid = child.pid();
@@ -116,7 +135,8 @@ The default padding keeps the stale ucontext far below the signal frame, so hits
 harmless; --padding 0 puts it where a frame can overwrite it (the workload may crash).)");
   cmd->add_option("--unwinder", options->unwinder, "which build of the workload")
       ->check(CLI::IsMember({"gnu", "llvm", "libgcc"}));
-  cmd->add_option("-d,--duration", options->duration_s, "seconds of storm")->check(CLI::Range(0.5, 3600.0));
+  cmd->add_option("-d,--duration", options->duration_s, "longest storm, in seconds")->check(CLI::Range(0.5, 3600.0));
+  cmd->add_option("--hits", options->hits, "stop once the workload has seen this many window hits (0: never)");
   cmd->add_option("--threads", options->threads, "throwing threads")->check(CLI::Range(1u, 256u));
   cmd->add_option("--signal-rate", options->signal_rate, "signals per second")->check(CLI::Range(0.0, 1e6));
   cmd->add_option("--padding", options->padding, "bytes between landing-pad frames (moves D)");
