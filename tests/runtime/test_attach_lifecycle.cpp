@@ -50,6 +50,17 @@ TEST(AttachLifecycle, NoSuchProcessExitsThreeWithOneLine) {
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
 }
 
+TEST(AttachLifecycle, WithoutCapabilitiesExitsFourNamingThem) {
+  UT_REQUIRE_ROOT();  // root can drop what it has; an unprivileged run has nothing to compare
+  proc::ChildProcess tool({"setpriv", "--inh-caps=-all", "--bounding-set=-bpf,-perfmon", tool_path(),
+                           "attach", "-p", "1"});
+  auto status = tool.wait(30);
+  std::string err = tool.read_stderr_rest();
+  EXPECT_EQ(status, 4) << err;
+  EXPECT_NE(err.find("missing: CAP_BPF, CAP_PERFMON"), std::string::npos) << err;
+  EXPECT_TRUE(loaded_unwindtrace_programs().empty());
+}
+
 TEST(AttachLifecycle, BadOptionExitsTwo) {
   proc::ChildProcess tool({tool_path(), "attach", "--pid", "notanumber"});
   EXPECT_EQ(tool.wait(30), 2);

@@ -31,6 +31,10 @@ void BpfTracer::LinkDeleter::operator()(bpf_link* link) const { bpf_link__destro
 
 BpfTracer::BpfTracer(uint32_t ring_buffer_bytes) {
   install_libbpf_log();
+  // Probe the one feature everything rests on before libbpf fails less clearly.
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+    throw kernel_error("this kernel exposes no BTF (/sys/kernel/btf/vmlinux)", errno,
+                       "unwindtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF");
   skel_ = trace_bpf__open();
   if (!skel_)
     throw kernel_error("cannot open the BPF programs", errno, "is libbpf installed (scripts/setup.sh)?");
@@ -43,8 +47,7 @@ BpfTracer::BpfTracer(uint32_t ring_buffer_bytes) {
   if (err) {
     trace_bpf__destroy(skel_);
     throw kernel_error("cannot load the BPF programs", -err,
-                       "needs BTF (/sys/kernel/btf/vmlinux), tp_btf and uprobes; the verifier log "
-                       "above says more (or rerun with --verbose)");
+                       "needs tp_btf and uprobes; libbpf's log above says more (or rerun with -v)");
   }
   ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.events), &BpfTracer::dispatch, this, nullptr);
   if (!ring_) {
