@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   app.footer("Run 'unwindtrace COMMAND --help' for a command's options, output and exit codes.");
   auto attach = ut::commands::add_attach_command(app);
   auto demo = ut::commands::add_demo_command(app);
+  auto scan = ut::commands::add_scan_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("attach")) return attach();
     if (app.got_subcommand("demo")) return demo();
+    if (app.got_subcommand("scan")) return scan();
     return static_cast<int>(ut::ExitCode::Usage);
   } catch (const ut::UserError& e) {
     std::string libbpf = ut::trace::take_libbpf_warnings();

@@ -34,27 +34,39 @@ std::optional<uint64_t> routine_address(const std::vector<Mapping>& maps, const 
 
 }  // namespace
 
-ProcessRoutines find_process_routines(pid_t pid) {
-  auto maps = read_maps(pid);
-  ProcessRoutines out;
+std::vector<MappedObject> mapped_objects(pid_t pid, const std::vector<Mapping>& maps,
+                                         analysis::AnalysisCache& cache) {
+  std::vector<MappedObject> out;
   std::set<std::string> seen;
   for (const auto& mapping : maps) {
     if (mapping.path.empty() || !mapping.executable() || !seen.insert(mapping.path).second) continue;
-    std::string on_disk = fmt::format("/proc/{}/root{}", pid, mapping.path);
+    std::string attach_path = fmt::format("/proc/{}/root{}", pid, mapping.path);
+    out.push_back({mapping.path, attach_path, &cache.get(attach_path)});
+  }
+  return out;
+}
+
+ProcessRoutines find_process_routines(pid_t pid, analysis::AnalysisCache& cache) {
+  auto maps = read_maps(pid);
+  ProcessRoutines out;
+  for (const auto& object : mapped_objects(pid, maps, cache)) {
+    if (!object.entry->analysis) {
+      out.warnings.push_back(object.entry->error);
+      continue;
+    }
     try {
-      auto elf = analysis::ElfObject::open(on_disk);
+      auto elf = analysis::ElfObject::open(object.attach_path);
       if (elf.find_symbol("_Unwind_RaiseException"))
-        out.unwinders.push_back({mapping.path, elf.soname(), unwinder_family(elf)});
-      auto analysed = analysis::analyse_object(elf);
-      for (auto& routine : analysed.routines) {
-        auto start = routine_address(maps, mapping.path, elf, routine.symbol.vaddr);
+        out.unwinders.push_back({object.path, elf.soname(), unwinder_family(elf)});
+      for (const auto& routine : object.entry->analysis->routines) {
+        auto start = routine_address(maps, object.path, elf, routine.symbol.vaddr);
         if (!start) {
           out.warnings.push_back(fmt::format("{}: {} is not in an executable mapping; skipped",
-                                             mapping.path, routine.symbol.name));
+                                             object.path, routine.symbol.name));
           continue;
         }
-        out.routines.push_back({mapping.path, on_disk, analysed.build_id, analysed.soname,
-                                std::move(routine), *start});
+        out.routines.push_back({object.path, object.attach_path, object.entry->analysis->build_id,
+                                object.entry->analysis->soname, routine, *start});
       }
     } catch (const analysis::AnalysisError& e) {
       out.warnings.push_back(e.what());

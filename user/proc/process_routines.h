@@ -8,8 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "analysis/analysis_cache.h"
 #include "analysis/object_analysis.h"
 #include "events.h"
+#include "proc/process_maps.h"
 
 namespace ut::proc {
 
@@ -35,8 +37,19 @@ struct ProcessRoutines {
   std::vector<std::string> warnings;  // objects that could not be analysed, and why
 };
 
+// An executable file the process maps, with its (cached) analysis.
+struct MappedObject {
+  std::string path;         // as the process maps it
+  std::string attach_path;  // the same file seen through /proc/PID/root
+  const analysis::AnalysisCache::Entry* entry = nullptr;
+};
+
+// Each distinct executable file mapping, in address order.
+std::vector<MappedObject> mapped_objects(pid_t pid, const std::vector<Mapping>& maps,
+                                         analysis::AnalysisCache& cache);
+
 // Throws UserError(Target) if the process cannot be inspected.
-ProcessRoutines find_process_routines(pid_t pid);
+ProcessRoutines find_process_routines(pid_t pid, analysis::AnalysisCache& cache);
 
 // The kernel side's description of the routines (at most UT_MAX_ROUTINES, window truncated to
 // UT_MAX_WINDOW_INSNS: both reported as warnings by the caller when exceeded).

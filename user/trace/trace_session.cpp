@@ -72,7 +72,8 @@ class ExitWatch {
 TraceResult trace_process(const TraceOptions& options) {
   require_tracing_privileges("attach");
   auto info = proc::read_process_info(options.pid);
-  auto found = proc::find_process_routines(options.pid);
+  analysis::AnalysisCache cache;
+  auto found = proc::find_process_routines(options.pid, cache);
 
   TraceResult result;
   result.warnings = found.warnings;

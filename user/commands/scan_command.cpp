@@ -1,0 +1,103 @@
+// unwindtrace scan: which unwinder really runs, and where every stack-switch window is, for
+// files, one process, or every process on the host. No BPF: analysis of code and /proc only.
+#include <dirent.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "commands/commands.h"
+#include "errors.h"
+#include "output/scan_report.h"
+#include "proc/process_exposure.h"
+
+namespace ut::commands {
+
+namespace {
+
+struct ScanOptions {
+  std::vector<std::string> files;
+  int pid = 0;
+  bool all = false;
+  std::string json_path;
+  std::string fail_on;
+};
+
+std::vector<pid_t> all_pids() {
+  std::vector<pid_t> pids;
+  DIR* proc = opendir("/proc");
+  if (!proc) throw UserError(ExitCode::Target, "cannot list /proc: is procfs mounted?");
+  while (dirent* entry = readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(entry->d_name, &end, 10);
+    if (*end == '\0' && pid > 0 && pid != getpid()) pids.push_back(static_cast<pid_t>(pid));
+  }
+  closedir(proc);
+  return pids;
+}
+
+int run_scan(const ScanOptions& options) {
+  if (options.files.empty() && options.pid == 0 && !options.all)
+    throw UserError(ExitCode::Usage, "scan needs FILE..., -p PID or --all (see unwindtrace scan --help)");
+  auto started = std::chrono::steady_clock::now();
+  analysis::AnalysisCache cache;
+  output::ScanReport report;
+  for (const auto& file : options.files) report.objects.push_back(output::make_scan_object(file, cache.get(file)));
+  std::vector<pid_t> pids;
+  if (options.pid) pids.push_back(options.pid);
+  if (options.all) pids = all_pids();
+  for (pid_t pid : pids) {
+    auto process = proc::assess_process(pid, cache, report.objects);
+    bool kernel_thread = process.error.empty() && process.exe.empty();
+    if (options.pid && !process.error.empty()) throw UserError(ExitCode::Target, process.error);
+    if (!kernel_thread) report.processes.push_back(std::move(process));
+  }
+  report.objects_examined = cache.lookups();
+  report.objects_analysed = cache.objects_analysed();
+  report.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  if (options.json_path == "-") {
+    fmt::print("{}\n", output::scan_to_json(report).dump(2));
+  } else {
+    fmt::print("{}", output::render_scan_text(report));
+    if (!options.json_path.empty()) {
+      FILE* out = std::fopen(options.json_path.c_str(), "w");
+      if (!out) throw UserError(ExitCode::Usage, fmt::format("cannot write {}", options.json_path));
+      fmt::print(out, "{}\n", output::scan_to_json(report).dump(2));
+      std::fclose(out);
+    }
+  }
+  if (options.fail_on == "exposed" && report.any_exposed()) return static_cast<int>(ExitCode::Exposed);
+  return static_cast<int>(ExitCode::Ok);
+}
+
+}  // namespace
+
+Action add_scan_command(CLI::App& app) {
+  auto options = std::make_shared<ScanOptions>();
+  auto* cmd = app.add_subcommand("scan", "Find resume routines and their stack-switch windows in files, a "
+                                         "process, or every process: am I exposed, and where?");
+  cmd->footer(R"(Analyses machine code only (Capstone over ELF symbols); attaches nothing.
+For each object: every known resume / context-switch routine, the instruction that switches
+%rsp, and the window of later reads through the abandoned context, by class.
+For each process: the objects it maps with such a routine, and the verdict.
+
+Examples:
+  unwindtrace scan /usr/lib/x86_64-linux-gnu/libunwind.so.8
+  unwindtrace scan -p 1234
+  unwindtrace scan --all --json - | jq '.processes[] | select(.exposed)'
+  unwindtrace scan --all --fail-on exposed     (CI gate: exit 6 if anything is exposed)
+
+Exit codes: 0 done, 6 exposed with --fail-on exposed, 2 usage, 3 no such process.
+Objects that cannot be analysed are reported with the reason; the scan of the rest goes on.)");
+  cmd->add_option("files", options->files, "ELF objects to analyse");
+  cmd->add_option("-p,--pid", options->pid, "analyse what this process maps")->check(CLI::PositiveNumber);
+  cmd->add_flag("--all", options->all, "every process on the host");
+  cmd->add_option("--json", options->json_path, "JSON to FILE ('-': stdout instead of the text)");
+  cmd->add_option("--fail-on", options->fail_on, "exit 6 when this is found")->check(CLI::IsMember({"exposed"}));
+  return [options] { return run_scan(*options); };
+}
+
+}  // namespace ut::commands
