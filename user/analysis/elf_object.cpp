@@ -26,6 +26,10 @@ namespace {
 
 std::string libelf_error() { return elf_errmsg(-1); }
 
+// .gnu.version entries: the version index, and a bit for versions only an exact reference binds.
+constexpr GElf_Versym kVersionHidden = 0x8000;
+constexpr GElf_Versym kVersionIndex = 0x7fff;
+
 // Sections whose bytes the file must hold in full; anything past the end means a cut copy.
 void check_within_file(const std::string& path, std::string_view what, uint64_t offset,
                        uint64_t size, size_t file_size) {
@@ -48,8 +52,12 @@ struct ElfObject::Impl {
   std::vector<Segment> segments;
   Elf_Scn* symtab = nullptr;
   Elf_Scn* dynsym = nullptr;
+  Elf_Scn* versym = nullptr;   // .gnu.version: the version index of each .dynsym entry
+  Elf_Scn* verdef = nullptr;   // .gnu.version_d: versions this object defines
+  Elf_Scn* verneed = nullptr;  // .gnu.version_r: versions it requires of other objects
   std::string build_id;
   std::string soname;
+  std::vector<std::string> needed;
 
   // Function symbols sorted by address, built on first use: most objects a process maps are
   // only asked whether they define a few names.
@@ -198,17 +206,17 @@ struct ElfObject::Impl {
     }
   }
 
-  void read_soname(Elf_Scn* scn, const GElf_Shdr& shdr) {
+  void read_dynamic(Elf_Scn* scn, const GElf_Shdr& shdr) {
     Elf_Data* data = data_of(scn);
     for (size_t i = 0, n = shdr.sh_entsize ? shdr.sh_size / shdr.sh_entsize : 0; i < n; ++i) {
       GElf_Dyn dyn;
       if (!gelf_getdyn(data, static_cast<int>(i), &dyn)) fail_libelf("read a dynamic entry");
       if (dyn.d_tag == DT_NULL) return;
-      if (dyn.d_tag != DT_SONAME) continue;
+      if (dyn.d_tag != DT_SONAME && dyn.d_tag != DT_NEEDED) continue;
       const char* name = elf_strptr(elf, shdr.sh_link, dyn.d_un.d_val);
-      if (!name) fail_libelf("read DT_SONAME");
-      soname = name;
-      return;
+      if (!name) fail_libelf("read DT_SONAME or DT_NEEDED");
+      if (dyn.d_tag == DT_SONAME) soname = name;
+      else needed.emplace_back(name);
     }
   }
 
@@ -223,29 +231,94 @@ struct ElfObject::Impl {
         case SHT_SYMTAB: symtab = scn; break;
         case SHT_DYNSYM: dynsym = scn; break;
         case SHT_NOTE: if (build_id.empty()) read_build_id(scn); break;
-        case SHT_DYNAMIC: read_soname(scn, shdr); break;
+        case SHT_DYNAMIC: read_dynamic(scn, shdr); break;
+        case SHT_GNU_versym: versym = scn; break;
+        case SHT_GNU_verdef: verdef = scn; break;
+        case SHT_GNU_verneed: verneed = scn; break;
         default: break;
       }
     }
   }
 
-  // The GOT slot that .rela.plt binds to `name` (R_X86_64_JUMP_SLOT), if any.
-  std::optional<uint64_t> jump_slot_of(std::string_view name) const {
-    Elf_Scn* rela_plt = section_named(".rela.plt");
-    if (!rela_plt) return std::nullopt;
-    GElf_Shdr shdr = header_of(rela_plt);
-    Elf_Scn* symbols = elf_getscn(elf, shdr.sh_link);
-    if (!symbols) fail_libelf("find the symbol table of .rela.plt");
-    Elf_Data* relocs = data_of(rela_plt);
-    Elf_Data* symbol_data = data_of(symbols);
-    for (size_t i = 0, n = shdr.sh_entsize ? shdr.sh_size / shdr.sh_entsize : 0; i < n; ++i) {
-      GElf_Rela rela;
-      if (!gelf_getrela(relocs, static_cast<int>(i), &rela)) fail_libelf("read a relocation");
-      if (GELF_R_TYPE(rela.r_info) != R_X86_64_JUMP_SLOT) continue;
-      if (symbol_at(symbols, symbol_data, GELF_R_SYM(rela.r_info)).second == name)
-        return rela.r_offset;
+  // Version index of .dynsym entry `index`, with kVersionHidden; VER_NDX_GLOBAL when the object
+  // has no version table.
+  GElf_Versym version_index(size_t index) const {
+    if (!versym) return VER_NDX_GLOBAL;
+    GElf_Versym version;
+    if (!gelf_getversym(data_of(versym), static_cast<int>(index), &version))
+      fail_libelf("read a symbol version");
+    return version;
+  }
+
+  // Name of version index `index` (kVersionHidden cleared), defined here or required of another
+  // object; "" for the unversioned indices.
+  std::string version_name(GElf_Versym index) const {
+    if (index <= VER_NDX_GLOBAL) return "";
+    if (verdef) {
+      GElf_Shdr shdr = header_of(verdef);
+      Elf_Data* data = data_of(verdef);
+      size_t at = 0;
+      for (size_t i = 0; i < shdr.sh_info; ++i) {
+        GElf_Verdef def;
+        GElf_Verdaux aux;
+        if (!gelf_getverdef(data, static_cast<int>(at), &def) ||
+            !gelf_getverdaux(data, static_cast<int>(at + def.vd_aux), &aux))
+          fail_libelf("read a version definition");
+        if (def.vd_ndx == index) return string_at(shdr.sh_link, aux.vda_name);
+        if (def.vd_next == 0) break;
+        at += def.vd_next;
+      }
     }
-    return std::nullopt;
+    if (verneed) {
+      GElf_Shdr shdr = header_of(verneed);
+      Elf_Data* data = data_of(verneed);
+      size_t at = 0;
+      for (size_t i = 0; i < shdr.sh_info; ++i) {
+        GElf_Verneed need;
+        if (!gelf_getverneed(data, static_cast<int>(at), &need)) fail_libelf("read a version need");
+        size_t aux_at = at + need.vn_aux;
+        for (size_t j = 0; j < need.vn_cnt; ++j) {
+          GElf_Vernaux aux;
+          if (!gelf_getvernaux(data, static_cast<int>(aux_at), &aux))
+            fail_libelf("read a version need");
+          if (aux.vna_other == index) return string_at(shdr.sh_link, aux.vna_name);
+          if (aux.vna_next == 0) break;
+          aux_at += aux.vna_next;
+        }
+        if (need.vn_next == 0) break;
+        at += need.vn_next;
+      }
+    }
+    return "";
+  }
+
+  std::string string_at(size_t strtab, size_t offset) const {
+    const char* text = elf_strptr(elf, strtab, offset);
+    if (!text) fail_libelf("read a version name");
+    return text;
+  }
+
+  // GOT relocations against `name` in every relocation section of .dynsym (.rela.dyn, .rela.plt).
+  std::vector<Relocation> relocations(std::string_view name) const {
+    std::vector<Relocation> found;
+    if (!dynsym) return found;
+    Elf_Data* symbol_data = data_of(dynsym);
+    for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn; scn = elf_nextscn(elf, scn)) {
+      GElf_Shdr shdr = header_of(scn);
+      if (shdr.sh_type != SHT_RELA || shdr.sh_link != elf_ndxscn(dynsym)) continue;
+      Elf_Data* relocs = data_of(scn);
+      for (size_t i = 0, n = shdr.sh_entsize ? shdr.sh_size / shdr.sh_entsize : 0; i < n; ++i) {
+        GElf_Rela rela;
+        if (!gelf_getrela(relocs, static_cast<int>(i), &rela)) fail_libelf("read a relocation");
+        auto type = GELF_R_TYPE(rela.r_info);
+        if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) continue;
+        size_t symbol = GELF_R_SYM(rela.r_info);
+        if (symbol_at(dynsym, symbol_data, symbol).second != name) continue;
+        found.push_back({rela.r_offset, type == R_X86_64_JUMP_SLOT,
+                         version_name(version_index(symbol) & kVersionIndex)});
+      }
+    }
+    return found;
   }
 };
 
@@ -283,6 +356,7 @@ const std::string& ElfObject::path() const { return impl_->path; }
 std::string ElfObject::build_id() const { return impl_->build_id; }
 std::string ElfObject::soname() const { return impl_->soname; }
 bool ElfObject::is_shared_or_pie() const { return impl_->shared_or_pie; }
+const std::vector<std::string>& ElfObject::needed() const { return impl_->needed; }
 const std::vector<Segment>& ElfObject::segments() const { return impl_->segments; }
 
 std::optional<Symbol> ElfObject::find_symbol(std::string_view name) const {
@@ -293,6 +367,33 @@ std::optional<Symbol> ElfObject::find_symbol(std::string_view name) const {
     return true;
   });
   return found;
+}
+
+std::optional<Symbol> ElfObject::defines_dynamic(std::string_view name,
+                                                 std::string_view version) const {
+  if (!impl_->dynsym) return std::nullopt;
+  Elf_Data* data = impl_->data_of(impl_->dynsym);
+  for (size_t i = 1, n = impl_->symbol_count(impl_->dynsym); i < n; ++i) {
+    auto [sym, sym_name] = impl_->symbol_at(impl_->dynsym, data, i);
+    int bind = GELF_ST_BIND(sym.st_info);
+    if (sym_name != name || sym.st_shndx == SHN_UNDEF || sym.st_value == 0 ||
+        (bind != STB_GLOBAL && bind != STB_WEAK && bind != STB_GNU_UNIQUE))
+      continue;
+    // glibc's rule (check_match in dl-lookup.c), simplified: a versioned reference takes that
+    // version or an unversioned definition; an unversioned one takes the default (non-hidden).
+    GElf_Versym index = impl_->version_index(i);
+    bool hidden = (index & kVersionHidden) != 0;
+    index &= kVersionIndex;
+    bool matches = (version.empty() || index <= VER_NDX_GLOBAL)
+                       ? !hidden
+                       : impl_->version_name(index) == version;
+    if (matches) return Symbol{std::string(sym_name), sym.st_value, sym.st_size};
+  }
+  return std::nullopt;
+}
+
+std::vector<Relocation> ElfObject::relocations_for(std::string_view name) const {
+  return impl_->relocations(name);
 }
 
 std::optional<Symbol> ElfObject::function_at_or_before(uint64_t vaddr) const {
@@ -322,8 +423,11 @@ std::optional<uint64_t> ElfObject::next_function_after(uint64_t vaddr) const {
 }
 
 std::optional<uint64_t> ElfObject::plt_stub_for(std::string_view name) const {
-  auto slot = impl_->jump_slot_of(name);
-  if (!slot) return std::nullopt;
+  auto relocations = impl_->relocations(name);
+  auto jump_slot = std::find_if(relocations.begin(), relocations.end(),
+                                [](const Relocation& r) { return r.lazy; });
+  if (jump_slot == relocations.end()) return std::nullopt;
+  uint64_t slot = jump_slot->slot;
   Disassembler disassembler;
   // Classic lazy PLTs jump through the slot from .plt; IBT PLTs from .plt.sec, each stub
   // starting with the endbr64 that indirect-branch tracking requires at a call target.
@@ -340,7 +444,7 @@ std::optional<uint64_t> ElfObject::plt_stub_for(std::string_view name) const {
       if (insn.id == X86_INS_JMP && x86.op_count == 1 && x86.operands[0].type == X86_OP_MEM &&
           x86.operands[0].mem.base == X86_REG_RIP &&
           x86.operands[0].mem.index == X86_REG_INVALID &&
-          insn.address + insn.size + x86.operands[0].mem.disp == *slot)
+          insn.address + insn.size + x86.operands[0].mem.disp == slot)
         return previous && previous->id == X86_INS_ENDBR64 ? previous->address : insn.address;
       previous = &insn;
     }

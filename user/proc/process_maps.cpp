@@ -60,4 +60,10 @@ std::vector<Mapping> read_maps(pid_t pid) {
   return parse_maps(text.str());
 }
 
+const Mapping* mapping_containing(const std::vector<Mapping>& maps, uint64_t address) {
+  for (const auto& m : maps)
+    if (address >= m.start && address < m.end) return &m;
+  return nullptr;
+}
+
 }  // namespace ut::proc

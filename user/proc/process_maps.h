@@ -31,4 +31,7 @@ std::vector<Mapping> parse_maps(std::string_view text);
 // Reads /proc/PID/maps; throws UserError(Target) if the process is gone or not inspectable.
 std::vector<Mapping> read_maps(pid_t pid);
 
+// The mapping holding `address`, or nullptr.
+const Mapping* mapping_containing(const std::vector<Mapping>& maps, uint64_t address);
+
 }  // namespace ut::proc
