@@ -29,8 +29,12 @@ TEST(Scan, GnuWorkloadIsExposedAndTripsTheGate) {
   auto run = scan({"-p", std::to_string(workload.pid()), "--fail-on", "exposed"});
   EXPECT_EQ(run.status, 6) << run.err;
   ASSERT_EQ(run.json["processes"].size(), 1u) << run.json.dump(2);
-  EXPECT_TRUE(run.json["processes"][0]["exposed"].get<bool>());
-  EXPECT_EQ(run.json["processes"][0]["pid"], workload.pid());
+  const auto& process = run.json["processes"][0];
+  EXPECT_TRUE(process["exposed"].get<bool>());
+  EXPECT_EQ(process["pid"], workload.pid());
+  EXPECT_NE(process["unwinder"]["path"].get<std::string>().find("libunwind.so.8"), std::string::npos);
+  EXPECT_NE(process["verdict"].get<std::string>().find("(GNU libunwind 1.6.2): exposed"), std::string::npos)
+      << process["verdict"];
 }
 
 TEST(Scan, LibgccWorkloadIsNotExposed) {
@@ -39,7 +43,11 @@ TEST(Scan, LibgccWorkloadIsNotExposed) {
   auto run = scan({"-p", std::to_string(workload.pid()), "--fail-on", "exposed"});
   EXPECT_EQ(run.status, 0) << run.err;
   ASSERT_EQ(run.json["processes"].size(), 1u);
-  EXPECT_FALSE(run.json["processes"][0]["exposed"].get<bool>());
+  const auto& process = run.json["processes"][0];
+  EXPECT_FALSE(process["exposed"].get<bool>());
+  EXPECT_NE(process["verdict"].get<std::string>().find("unwind through"), std::string::npos);
+  EXPECT_NE(process["unwinder"]["name"].get<std::string>().find("libgcc_s"), std::string::npos)
+      << process["unwinder"];
 }
 
 TEST(Scan, MissingProcessExitsThree) {

@@ -43,13 +43,19 @@ int run_scan(const ScanOptions& options) {
     throw UserError(ExitCode::Usage, "scan needs FILE..., -p PID or --all (see unwindtrace scan --help)");
   auto started = std::chrono::steady_clock::now();
   analysis::AnalysisCache cache;
+  host::PackageIndex packages;
   output::ScanReport report;
-  for (const auto& file : options.files) report.objects.push_back(output::make_scan_object(file, cache.get(file)));
+  for (const auto& file : options.files) {
+    auto object = output::make_scan_object(file, cache.get(file));
+    if (auto owner = object.error.empty() ? packages.owner(file) : std::nullopt)
+      object.package = fmt::format("{} {} {}", owner->package, owner->version, owner->architecture);
+    report.objects.push_back(std::move(object));
+  }
   std::vector<pid_t> pids;
   if (options.pid) pids.push_back(options.pid);
   if (options.all) pids = all_pids();
   for (pid_t pid : pids) {
-    auto process = proc::assess_process(pid, cache, report.objects);
+    auto process = proc::assess_process(pid, cache, packages, report.objects);
     bool kernel_thread = process.error.empty() && process.exe.empty();
     if (options.pid && !process.error.empty()) throw UserError(ExitCode::Target, process.error);
     if (!kernel_thread) report.processes.push_back(std::move(process));

@@ -13,14 +13,6 @@ namespace ut::proc {
 
 namespace {
 
-std::string unwinder_family(const analysis::ElfObject& elf) {
-  if (elf.find_symbol("_Ux86_64_setcontext") || elf.find_symbol("_ULx86_64_step"))
-    return "GNU libunwind";
-  if (elf.find_symbol("__unw_getcontext") || elf.find_symbol("unw_getcontext")) return "LLVM libunwind";
-  if (elf.soname().starts_with("libgcc_s")) return "libgcc";
-  return "unknown";
-}
-
 // Where the routine starts in the process: the executable mapping covering its file offset.
 std::optional<uint64_t> routine_address(const std::vector<Mapping>& maps, const std::string& path,
                                         const analysis::ElfObject& elf, uint64_t vaddr) {
@@ -56,8 +48,6 @@ ProcessRoutines find_process_routines(pid_t pid, analysis::AnalysisCache& cache)
     }
     try {
       auto elf = analysis::ElfObject::open(object.attach_path);
-      if (elf.find_symbol("_Unwind_RaiseException"))
-        out.unwinders.push_back({object.path, elf.soname(), unwinder_family(elf)});
       for (const auto& routine : object.entry->analysis->routines) {
         auto start = routine_address(maps, object.path, elf, routine.symbol.vaddr);
         if (!start) {

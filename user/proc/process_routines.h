@@ -24,16 +24,8 @@ struct MappedRoutine {
   uint64_t start = 0;  // absolute address of the routine in the process
 };
 
-// An object that defines _Unwind_RaiseException: where C++ exceptions may unwind.
-struct UnwinderObject {
-  std::string path;
-  std::string soname;
-  std::string family;  // "GNU libunwind", "LLVM libunwind", "libgcc", or "unknown"
-};
-
 struct ProcessRoutines {
   std::vector<MappedRoutine> routines;
-  std::vector<UnwinderObject> unwinders;
   std::vector<std::string> warnings;  // objects that could not be analysed, and why
 };
 

@@ -9,10 +9,10 @@
 #include <chrono>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "host/host_info.h"
 #include "host/signal_frame.h"
+#include "proc/exception_unwinder.h"
 #include "proc/process_info.h"
 #include "proc/process_routines.h"
 #include "trace/bpf_tracer.h"
@@ -28,11 +28,16 @@ uint64_t monotonic_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-std::string describe_unwinders(const std::vector<proc::UnwinderObject>& unwinders) {
-  std::vector<std::string> names;
-  for (const auto& u : unwinders) names.push_back(fmt::format("{} ({})", u.path, u.family));
-  return names.empty() ? std::string("no _Unwind_RaiseException mapped (no C++ exceptions?)")
-                       : fmt::format("{}", fmt::join(names, ", "));
+// Where exceptions unwind, for the report; a failure here must not stop the trace.
+std::string describe_exception_unwinder(pid_t pid) {
+  try {
+    host::PackageIndex packages;
+    auto unwinder = proc::exception_unwinder(pid, packages);
+    return unwinder ? proc::describe(*unwinder)
+                    : std::string("nothing refers to _Unwind_RaiseException (no C++ exceptions?)");
+  } catch (const std::exception& e) {
+    return fmt::format("could not tell: {}", e.what());
+  }
 }
 
 model::TracedRoutine to_traced(const proc::MappedRoutine& mapped) {
@@ -81,7 +86,7 @@ TraceResult trace_process(const TraceOptions& options) {
   session.pid = options.pid;
   session.comm = info.comm;
   session.exe = info.exe;
-  session.unwinder = describe_unwinders(found.unwinders);
+  session.unwinder = describe_exception_unwinder(options.pid);
   session.host = host::read_host_info();
   session.frame_size = host::measure_signal_frame();
   if (session.frame_size->max_bytes == 0) {
