@@ -15,6 +15,8 @@ packages=(
   libelf-dev zlib1g-dev libcapstone-dev libcli11-dev libfmt-dev nlohmann-json3-dev libgtest-dev
   # the unwinders the bundled workload is built against: GNU libunwind 1.6.2, LLVM libunwind 14
   libunwind8 libunwind-14
+  # GNU libunwind's static archive, linked into an analysis test fixture
+  libunwind-dev
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -31,6 +33,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# LLVM libunwind 16 for the analysis tests: Debian's libunwind-16 conflicts with libunwind-14
+# (both ship libunwind.so.1), so its package is unpacked beside the system instead of installed.
+llvm16=/opt/unwindtrace/libunwind-16
+if [ ! -e "$llvm16/usr/lib/llvm-16/lib/libunwind.so.1" ]; then
+  tmp=$(mktemp -d) && chmod 755 "$tmp"  # apt-get download runs as _apt
+  (cd "$tmp" && apt-get download -qq libunwind-16) && dpkg-deb -x "$tmp"/libunwind-16_*.deb "$llvm16"
+  rm -rf "$tmp"
 fi
 
 # tp_btf and uprobes do not need tracefs, but tracepoint: probes (bpftrace, benchmarks) do.

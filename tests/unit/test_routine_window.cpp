@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "analysis/elf_object.h"
 #include "analysis/register_names.h"
 
@@ -182,6 +184,135 @@ TEST(RoutineWindow, IndirectJumpThroughStaleSlotIsReturnAddress) {
   ASSERT_EQ(routine.window.size(), 2u);
   expect_window(routine.window[0], 4, ReadClass::ReturnAddress, 0x40);
   expect_window(routine.window[1], 8, ReadClass::ReturnAddress, 0x40);
+}
+
+std::string switch_text(const RoutineWindow& routine) {
+  for (const auto& insn : routine.listing)
+    if (routine.switch_offset && insn.offset == *routine.switch_offset) return insn.text;
+  return "";
+}
+
+const std::string kStackShapes = kFixtureDir + "/libut_stack_shapes.so";
+
+// libgcc's shape: %rsp becomes the frame pointer plus a run-time offset, after every reload.
+TEST(RoutineWindow, EhReturnEpilogueSwitchesWithinItsStack) {
+  auto routine = analyse_symbol(kStackShapes, "eh_epilogue");
+  EXPECT_EQ(switch_text(routine), "mov rsp, rcx");
+  EXPECT_EQ(routine.stack_source, StackSource::OldStack);
+  EXPECT_FALSE(routine.ctx_known);
+  EXPECT_TRUE(routine.stale_reads.empty());
+  EXPECT_FALSE(routine.exposed());
+}
+
+// Reloading %rbp through the old frame pointer after the switch reads the abandoned frame.
+TEST(RoutineWindow, EhReturnEpilogueReadingTheOldFrameAfterTheSwitch) {
+  auto routine = analyse_symbol(kStackShapes, "eh_epilogue_late_rbp");
+  ASSERT_EQ(switch_text(routine), "mov rsp, rcx");
+  EXPECT_EQ(routine.stack_source, StackSource::OldStack);
+  ASSERT_EQ(routine.stale_reads.size(), 1u);
+  EXPECT_EQ(routine.stale_reads[0].text, "mov rbp, qword ptr [rbp]");
+  EXPECT_EQ(routine.stale_reads[0].disp, -8);  // from the entry %rsp: the saved %rbp
+  EXPECT_EQ(routine.stale_reads[0].cls, ReadClass::Register);
+  ASSERT_EQ(routine.window.size(), 1u);
+  EXPECT_EQ(routine.window[0].offset, routine.stale_reads[0].offset);
+}
+
+// glibc's __longjmp: the new %rsp is a load from the jmp_buf, decoded by ror/xor.
+TEST(RoutineWindow, MangledStackPointerStillNamesItsContext) {
+  auto routine = analyse_symbol(kStackShapes, "mangled_longjmp");
+  EXPECT_EQ(switch_text(routine), "mov rsp, r8");
+  EXPECT_EQ(routine.stack_source, StackSource::Context);
+  EXPECT_TRUE(routine.ctx_known);
+  EXPECT_EQ(routine.ctx_reg, UT_REG_DI);
+  EXPECT_TRUE(routine.ctx_reg_from_entry);
+  EXPECT_EQ(routine.sp_disp, 0x30);
+  EXPECT_TRUE(routine.sp_decoded);
+  EXPECT_TRUE(routine.stale_reads.empty());
+
+  auto late = analyse_symbol(kStackShapes, "mangled_longjmp_late_rbp");
+  ASSERT_EQ(late.stale_reads.size(), 1u);
+  EXPECT_EQ(late.stale_reads[0].text, "mov rbp, qword ptr [rdi + 8]");
+  EXPECT_EQ(late.stale_reads[0].disp, 8);
+  EXPECT_EQ(late.window.size(), 1u);
+}
+
+// The scope's exit (`mov rsp, rbx`) comes before its entry in address order; only the loop's
+// back edge tells that %rbx holds an earlier %rsp there.
+TEST(RoutineWindow, VariableLengthArrayLoopIsNotASwitch) {
+  auto routine = analyse_symbol(kStackShapes, "vla_scope_loop");
+  EXPECT_FALSE(routine.switch_offset);
+  EXPECT_FALSE(routine.exposed());
+}
+
+// Capstone 4 does not know CET's shadow-stack instructions: they are stepped over by length
+// (rdsspq rax: f3 48 0f 1e c8) and the analysis goes on.
+TEST(RoutineWindow, UndecodableInstructionsAreSteppedOver) {
+  const std::vector<uint8_t> code{0xf3, 0x48, 0x0f, 0x1e, 0xc8,  // rdsspq rax
+                                  0x48, 0x8b, 0x67, 0x38,        // mov rsp, qword ptr [rdi + 0x38]
+                                  0x48, 0x8b, 0x8f, 0x80, 0, 0, 0,  // mov rcx, [rdi + 0x80]
+                                  0xff, 0xe1};                    // jmp rcx
+  auto routine = analyse_routine(code, 0, "cet");
+  ASSERT_EQ(routine.listing.size(), 4u);
+  EXPECT_EQ(routine.listing[0].length, 5u);
+  EXPECT_EQ(routine.undecoded, (std::vector<uint64_t>{0}));
+  EXPECT_EQ(routine.switch_offset, 5u);
+  ASSERT_EQ(routine.stale_reads.size(), 1u);
+  EXPECT_EQ(routine.stale_reads[0].cls, ReadClass::ReturnAddress);
+
+  // incsspq rcx names %rbp in its ModRM reg field, an opcode extension: %rbp stays the frame.
+  const std::vector<uint8_t> frame{0x55,                          // push rbp
+                                   0x48, 0x89, 0xe5,              // mov rbp, rsp
+                                   0xf3, 0x48, 0x0f, 0xae, 0xe9,  // incsspq rcx
+                                   0x48, 0x8d, 0x65, 0x00,        // lea rsp, [rbp]
+                                   0x5d, 0xc3};                   // pop rbp; ret
+  auto framed = analyse_routine(frame, 0, "incssp");
+  EXPECT_EQ(framed.undecoded, (std::vector<uint64_t>{4}));
+  EXPECT_FALSE(framed.switch_offset);
+}
+
+TEST(RoutineWindow, LibgccRaiseExceptionSwitchesAtItsEpilogue) {
+  auto routine = analyse_symbol("/lib/x86_64-linux-gnu/libgcc_s.so.1", "_Unwind_RaiseException");
+  ASSERT_TRUE(routine.switch_offset);
+  EXPECT_EQ(switch_text(routine), "mov rsp, rcx");
+  EXPECT_GT(*routine.switch_offset, routine.size / 2);  // far from the entry
+  EXPECT_EQ(routine.stack_source, StackSource::OldStack);
+  for (uint64_t offset : routine.undecoded) {
+    auto insn = std::find_if(routine.listing.begin(), routine.listing.end(),
+                             [&](const Instruction& i) { return i.offset == offset; });
+    ASSERT_NE(insn, routine.listing.end());
+    EXPECT_EQ(insn->length, 5u) << insn->text;  // rdsspq, incsspq
+  }
+  EXPECT_TRUE(routine.stale_reads.empty());
+}
+
+// The hidden routine of the hidden_resume fixture lies between two exported functions: the
+// split of that stretch puts it in a piece of its own.
+TEST(CodePieces, SplitAtPaddingAfterTransfers) {
+  auto elf = ElfObject::open(kFixtureDir + "/libut_hidden_resume.so");
+  auto before = elf.find_symbol("_Unwind_GetIP");
+  auto hidden = elf.find_symbol("resume_hidden");
+  auto after = elf.find_symbol("unw_getcontext");
+  ASSERT_TRUE(before && hidden && after);
+  auto pieces = split_into_pieces(elf.read(before->vaddr, after->vaddr - before->vaddr),
+                                  before->vaddr);
+  ASSERT_EQ(pieces.size(), 2u);
+  EXPECT_EQ(pieces[0].vaddr, before->vaddr);
+  EXPECT_EQ(pieces[0].size, before->size);
+  EXPECT_FALSE(pieces[0].writes_rsp);
+  EXPECT_EQ(pieces[1].vaddr, hidden->vaddr);
+  EXPECT_EQ(pieces[1].size, hidden->size);
+  EXPECT_TRUE(pieces[1].writes_rsp);
+}
+
+TEST(CodePieces, MaySwitchRspScansEncodings) {
+  using Bytes = std::vector<uint8_t>;
+  EXPECT_TRUE(may_switch_rsp(Bytes{0x48, 0x8b, 0x67, 0x38}));  // mov rsp, [rdi + 0x38]
+  EXPECT_TRUE(may_switch_rsp(Bytes{0x48, 0x89, 0xcc}));        // mov rsp, rcx
+  EXPECT_TRUE(may_switch_rsp(Bytes{0x4c, 0x89, 0xc4}));        // mov rsp, r8
+  EXPECT_TRUE(may_switch_rsp(Bytes{0x48, 0x8d, 0x65, 0xd8}));  // lea rsp, [rbp - 0x28]
+  EXPECT_FALSE(may_switch_rsp(Bytes{0x48, 0x89, 0xe5}));       // mov rbp, rsp
+  EXPECT_FALSE(may_switch_rsp(Bytes{0x49, 0x89, 0xc4}));       // mov r12, rax
+  EXPECT_FALSE(may_switch_rsp(Bytes{0x48, 0x83, 0xec, 0x10}));  // sub rsp, 0x10
 }
 
 TEST(RegisterNames, AliasesMapToPtRegsSlots) {

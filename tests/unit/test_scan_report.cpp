@@ -16,7 +16,7 @@ TEST(ScanReport, GnuLibunwindVerdictNamesTheSwitchAndTheWindowByClass) {
   ASSERT_EQ(object.routines.size(), 1u);
   EXPECT_TRUE(object.exposed());
   EXPECT_EQ(object.routines[0].verdict,
-            "EXPOSED: switch at +0x4b; window +0x52 return-address, +0x59..+0x61 register");
+            "EXPOSED: switch at +0x4b; window: +0x52 return-address, +0x59..+0x61 register");
   EXPECT_EQ(object.routines[0].switch_text, "mov rsp, qword ptr [rdi + 0xa0]");
 }
 

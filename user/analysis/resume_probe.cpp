@@ -117,6 +117,8 @@ std::optional<ProbePoint> routine_entry(const ElfObject& elf, const Symbol& rout
 }
 
 std::string why_entry(const Symbol& routine, const RoutineWindow& window) {
+  if (window.stack_source == StackSource::OldStack)
+    return "the routine moves %rsp within its own stack: no context pointer to read at a call";
   if (!window.ctx_known) return "no register names the context at the switch";
   if (window.ctx_reg != UT_REG_DI || !window.ctx_reg_from_entry)
     return fmt::format("a caller cannot read the context: the routine {} it in %{}",

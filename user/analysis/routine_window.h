@@ -1,6 +1,7 @@
 // The hazard window of a context-switch routine, derived from its machine code (Capstone):
-// the instruction that loads %rsp from the context, then every later read through the context
-// pointer, which by then lies below the new stack pointer where a signal frame may land.
+// the instruction that moves %rsp somewhere not derived from %rsp itself (anywhere in the
+// routine), then every later read through a pointer into what now lies below the new stack
+// pointer, where a signal frame may land. docs/analysis.md explains the model.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +36,17 @@ struct StaleRead {
   std::string text;
 };
 
+// Where the new %rsp comes from, which decides what the switch abandons.
+enum class StackSource {
+  Context,   // loaded through a pointer (a ucontext, a jmp_buf): reads through it are stale
+  OldStack,  // the old %rsp plus a variable amount (__builtin_eh_return): reads through old
+             // stack pointers are stale
+  Register,  // a value the routine did not load (coroutine `mov rsp, rdi`): nothing is known
+             // to lie below it, so nothing is judged stale
+};
+
+const char* to_string(StackSource source);
+
 // An instruction at which an interrupted signal is a hit: at least one stale read is pending.
 struct WindowInsn {
   uint64_t offset = 0;
@@ -50,7 +62,8 @@ struct RoutineWindow {
   uint64_t size = 0;
   std::vector<Instruction> listing;
 
-  std::optional<uint64_t> switch_offset;  // instruction that loads %rsp from the context
+  std::optional<uint64_t> switch_offset;  // the first instruction that switches %rsp
+  StackSource stack_source = StackSource::Register;  // meaningful with a switch
   // The new %rsp was loaded through a register that still names the context at the switch.
   // When false (e.g. a coroutine switch `mov rsp, rdi`) ctx_reg, sp_disp and ip_disp mean
   // nothing and nothing can be read stale.
@@ -59,6 +72,11 @@ struct RoutineWindow {
   bool ctx_reg_from_entry = false;        // ctx_reg is not written before the switch
   int32_t sp_disp = 0;                    // ctx_reg + sp_disp holds the target SP
   std::optional<int32_t> ip_disp;         // ctx_reg + ip_disp holds the target IP, if read
+  bool sp_decoded = false;  // the loaded SP went through ror/xor first (glibc's pointer
+                            // mangling): ctx_reg + sp_disp holds it encoded
+  // Instructions Capstone 4 cannot decode (CET's rdsspq, incsspq): stepped over by length,
+  // taken to write the register their ModRM r/m field names and to read nothing stale.
+  std::vector<uint64_t> undecoded;
 
   std::vector<StaleRead> stale_reads;
   std::vector<WindowInsn> window;
@@ -68,5 +86,21 @@ struct RoutineWindow {
 
 // Pure function of the bytes: no I/O. `vaddr` only labels the result.
 RoutineWindow analyse_routine(std::span<const uint8_t> code, uint64_t vaddr, std::string name);
+
+// A stretch of code that runs as one routine: it ends at padding after an unconditional
+// transfer that no earlier forward branch jumps past. For code no symbol describes.
+struct CodePiece {
+  uint64_t vaddr = 0;
+  uint64_t size = 0;
+  bool writes_rsp = false;  // holds an explicit write of %rsp other than a constant adjustment
+};
+
+// Splits [vaddr, vaddr + code.size()) into pieces, skipping the padding between them.
+std::vector<CodePiece> split_into_pieces(std::span<const uint8_t> code, uint64_t vaddr);
+
+// Whether the bytes may encode a 64-bit instruction whose destination is %rsp: a scan cheap
+// enough for a whole object's code, so that only the stretches it flags are decoded. Misses
+// only the one-byte `pop rsp`.
+bool may_switch_rsp(std::span<const uint8_t> code);
 
 }  // namespace ut::analysis

@@ -23,6 +23,7 @@ struct ScanOptions {
   bool all = false;
   std::string json_path;
   std::string fail_on;
+  std::vector<std::string> routines;  // OBJ:SYMBOL
 };
 
 std::vector<pid_t> all_pids() {
@@ -43,6 +44,12 @@ int run_scan(const ScanOptions& options) {
     throw UserError(ExitCode::Usage, "scan needs FILE..., -p PID or --all (see unwindtrace scan --help)");
   auto started = std::chrono::steady_clock::now();
   analysis::AnalysisCache cache;
+  for (const auto& routine : options.routines) {
+    auto colon = routine.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == routine.size())
+      throw UserError(ExitCode::Usage, fmt::format("--routine {}: expected OBJ:SYMBOL, e.g. libfoo.so.1:my_resume", routine));
+    cache.add_user_routine(routine.substr(0, colon), routine.substr(colon + 1));
+  }
   host::PackageIndex packages;
   output::ScanReport report;
   for (const auto& file : options.files) {
@@ -102,6 +109,8 @@ Objects that cannot be analysed are reported with the reason; the scan of the re
   cmd->add_option("-p,--pid", options->pid, "analyse what this process maps")->check(CLI::PositiveNumber);
   cmd->add_flag("--all", options->all, "every process on the host");
   cmd->add_option("--json", options->json_path, "JSON to FILE ('-': stdout instead of the text)");
+  cmd->add_option("--routine", options->routines,
+                  "also analyse SYMBOL in OBJ (a path or a file name), e.g. libfoo.so.1:my_resume");
   cmd->add_option("--fail-on", options->fail_on, "exit 6 when this is found")->check(CLI::IsMember({"exposed"}));
   return [options] { return run_scan(*options); };
 }

@@ -9,22 +9,6 @@ namespace ut::output {
 
 namespace {
 
-bool family_unwinds_exceptions(const std::string& family) { return family != "glibc"; }
-
-// "+0x52 return-address, +0x59..+0x61 register": consecutive instructions of one class merged.
-std::string describe_window(const std::vector<analysis::WindowInsn>& window) {
-  std::vector<std::string> parts;
-  for (size_t i = 0; i < window.size();) {
-    size_t j = i;
-    while (j + 1 < window.size() && window[j + 1].cls == window[i].cls) ++j;
-    std::string range = i == j ? fmt::format("+{:#x}", window[i].offset)
-                               : fmt::format("+{:#x}..+{:#x}", window[i].offset, window[j].offset);
-    parts.push_back(fmt::format("{} {}", range, analysis::to_string(window[i].cls)));
-    i = j + 1;
-  }
-  return fmt::format("{}", fmt::join(parts, ", "));
-}
-
 nlohmann::json window_json(const std::vector<analysis::WindowInsn>& window) {
   auto out = nlohmann::json::array();
   for (const auto& insn : window)
@@ -49,13 +33,13 @@ bool ScanReport::any_exposed() const {
 
 std::string routine_verdict(const analysis::HazardousRoutine& routine) {
   const auto& w = routine.window;
-  if (!w.switch_offset) return "no stack switch found";
-  if (w.window.empty())
-    return fmt::format("no window: switch at +{:#x}, nothing reads the abandoned stack after it", *w.switch_offset);
-  std::string what = fmt::format("switch at +{:#x}; window {}", *w.switch_offset, describe_window(w.window));
-  if (!family_unwinds_exceptions(routine.origin))
-    return fmt::format("window in the code ({}): hazardous only if the context lies below the target stack", what);
-  return "EXPOSED: " + what;
+  std::string line = analysis::verdict(routine);
+  if (!w.switch_offset) return line;
+  line = fmt::format("switch at +{:#x}; {}", *w.switch_offset, line);
+  if (routine.exposes()) return "EXPOSED: " + line;
+  if (!w.window.empty() && !analysis::is_unwinder(routine.family))
+    return line + " (not an unwinder's resume: hazardous only if the context lies below the target stack)";
+  return line;
 }
 
 ScanObject make_scan_object(const std::string& path, const analysis::AnalysisCache::Entry& entry) {
@@ -70,14 +54,14 @@ ScanObject make_scan_object(const std::string& path, const analysis::AnalysisCac
   for (const auto& routine : entry.analysis->routines) {
     ScanRoutine r;
     r.symbol = routine.symbol.name;
-    r.family = routine.origin;
+    r.family = analysis::to_string(routine.family);
     r.vaddr = routine.symbol.vaddr;
     r.switch_offset = routine.window.switch_offset;
     if (r.switch_offset)
       for (const auto& insn : routine.window.listing)
         if (insn.offset == *r.switch_offset) r.switch_text = insn.text;
     r.window = routine.window.window;
-    r.exposed = !r.window.empty() && family_unwinds_exceptions(r.family);
+    r.exposed = routine.exposes();
     r.verdict = routine_verdict(routine);
     object.routines.push_back(std::move(r));
   }

@@ -49,6 +49,7 @@ ProcessRoutines find_process_routines(pid_t pid, analysis::AnalysisCache& cache)
     try {
       auto elf = analysis::ElfObject::open(object.attach_path);
       for (const auto& routine : object.entry->analysis->routines) {
+        if (!routine.exposes()) continue;  // no window, or glibc's: nothing for attach to watch
         auto start = routine_address(maps, object.path, elf, routine.symbol.vaddr);
         if (!start) {
           out.warnings.push_back(fmt::format("{}: {} is not in an executable mapping; skipped",
