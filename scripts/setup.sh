@@ -40,7 +40,8 @@ fi
 llvm16=/opt/unwindtrace/libunwind-16
 if [ ! -e "$llvm16/usr/lib/llvm-16/lib/libunwind.so.1" ]; then
   tmp=$(mktemp -d) && chmod 755 "$tmp"  # apt-get download runs as _apt
-  (cd "$tmp" && apt-get download -qq libunwind-16) && dpkg-deb -x "$tmp"/libunwind-16_*.deb "$llvm16"
+  mkdir -p "$llvm16"
+  (cd "$tmp" && apt-get download -qq libunwind-16 2>/dev/null) && dpkg-deb -x "$tmp"/libunwind-16_*.deb "$llvm16"
   rm -rf "$tmp"
 fi
 
