@@ -142,4 +142,73 @@ struct ut_signal_event {
 	__u8 pad[3];
 };
 
+/*
+ * unwindtrace validate (bpf/inject.bpf.c): signals injected exactly at chosen instructions of
+ * resume routines. A uprobe on the instruction before one sends the signal to the current
+ * thread; a uprobe defers pending signals to the next instruction, so it lands there.
+ */
+#define UT_INJECT_MAX_SITES 16 /* landing instructions per run (one per routine) */
+#define UT_INJECT_MAX_SLOTS 4  /* stale reads still pending at a landing instruction */
+#define UT_INJECT_NO_SITE 0xff
+
+/* One landing instruction; its index is the uprobes' bpf_cookie. */
+struct ut_inject_site {
+	__u64 landing_ip; /* absolute address where the injected signal must land */
+	__s32 sp_disp;    /* context register + sp_disp holds the target SP */
+	__s32 slot_disp[UT_INJECT_MAX_SLOTS]; /* pending reads, from the context register */
+	__u8 ctx_reg;     /* enum ut_reg */
+	__u8 n_slots;
+	__u8 pad[2];
+};
+
+/* inject.bpf.c's configuration for one run of the target: the `run_config` map's only value. */
+struct ut_inject_config {
+	__u64 limit; /* injections per site, at most */
+	__u32 tgid;       /* 0 between runs: nothing is injected or recorded */
+	__s32 sig;
+	__u32 n_sites;
+	__u32 pad;
+	struct ut_inject_site sites[UT_INJECT_MAX_SITES];
+};
+
+/*
+ * inject.bpf.c's `counters` array: UT_INJ_COUNTERS per site (site * UT_INJ_COUNTERS + counter),
+ * then one block for the process (UT_INJECT_MAX_SITES * UT_INJ_COUNTERS + counter).
+ */
+enum ut_inject_counter {
+	UT_INJ_PASSES = 0,   /* the injecting instruction ran with no injection pending */
+	UT_INJ_SENT = 1,     /* bpf_send_signal_thread() succeeded */
+	UT_INJ_SEND_FAILED = 2,
+	UT_INJ_BUSY = 3,     /* not sent: the thread's previous injection is still undelivered */
+	UT_INJ_DELIVERED = 4,
+	UT_INJ_LANDED = 5,   /* delivered with the interrupted IP at landing_ip */
+	UT_INJ_CHECKED = 6,  /* resumed at landing_ip after the handler: slots read again */
+	UT_INJ_FATAL = 7,    /* process block: fatal signals (SIGSEGV, SIGBUS, ...) delivered */
+	UT_INJ_LOST = 8,     /* process block: events the ring buffer had no room for */
+	UT_INJ_COUNTERS = 9,
+};
+
+enum ut_inject_event_kind {
+	UT_EVENT_INJECT_LANDING = 16, /* an injected signal is delivered: slots before the frame */
+	UT_EVENT_INJECT_CHECK = 17,   /* the thread resumes at landing_ip: slots as the routine reads them */
+	UT_EVENT_FATAL_SIGNAL = 18,   /* a fatal signal is delivered to the target */
+};
+
+struct ut_inject_event {
+	struct ut_event_header hdr;
+	__u64 seq;        /* per site, 1-based: LANDING and CHECK of one injection share it; 0 for FATAL */
+	__u64 ip;         /* interrupted IP (LANDING, FATAL); landing_ip (CHECK) */
+	__u64 sp;         /* interrupted SP */
+	__u64 ctx;        /* LANDING: the context register */
+	__u64 target_sp;  /* LANDING: the target SP the context holds */
+	__u64 fault_addr; /* FATAL: si_addr */
+	__u64 slot_addr[UT_INJECT_MAX_SLOTS];
+	__u64 slot_value[UT_INJECT_MAX_SLOTS]; /* LANDING: before the frame is written; CHECK: after */
+	__s32 sig;
+	__u8 site;        /* index into ut_inject_config.sites; UT_INJECT_NO_SITE for FATAL */
+	__u8 flags;       /* UT_SIG_* (LANDING, FATAL) */
+	__u8 n_slots;
+	__u8 unreadable;  /* bit i: slot i could not be read */
+};
+
 #endif /* UNWINDTRACE_EVENTS_H */

@@ -18,13 +18,9 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "events.h"
+#include "signal_flags.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-#define UT_SA_SIGINFO 0x00000004
-#define UT_SA_ONSTACK 0x08000000
-#define UT_SIG_DFL 0
-#define UT_SIG_IGN 1
 
 /* Sized by user space before load (bpf_map__set_max_entries). */
 struct {
@@ -99,27 +95,6 @@ static __always_inline void fill_header(struct ut_event_header *hdr, __u32 kind,
 	hdr->ktime_ns = bpf_ktime_get_ns();
 }
 
-static __always_inline __u8 signal_flags(struct task_struct *task, struct k_sigaction *ka, __u64 sp)
-{
-	unsigned long handler = (unsigned long)BPF_CORE_READ(ka, sa.sa_handler);
-	unsigned long flags = BPF_CORE_READ(ka, sa.sa_flags);
-	unsigned long ss_sp = task->sas_ss_sp;
-	__u8 out = 0;
-
-	if (handler != UT_SIG_DFL && handler != UT_SIG_IGN)
-		out |= UT_SIG_HANDLER;
-	if (flags & UT_SA_SIGINFO)
-		out |= UT_SIG_SIGINFO;
-	if (flags & UT_SA_ONSTACK)
-		out |= UT_SIG_ONSTACK;
-	if (ss_sp) {
-		out |= UT_SIG_ALTSTACK_SET;
-		if (sp > ss_sp && sp - ss_sp <= task->sas_ss_size)
-			out |= UT_SIG_ON_ALTSTACK;
-	}
-	return out;
-}
-
 SEC("tp_btf/signal_deliver")
 int BPF_PROG(handle_signal_deliver, int sig, struct kernel_siginfo *info, struct k_sigaction *ka)
 {
@@ -173,7 +148,7 @@ int BPF_PROG(handle_signal_deliver, int sig, struct kernel_siginfo *info, struct
 		e->window_index = UT_NO_WINDOW;
 		e->window_class = UT_CLASS_NONE;
 		e->delivery = delivery;
-		e->flags = signal_flags(task, ka, e->sp);
+		e->flags = ut_signal_flags(task, ka, e->sp);
 		__builtin_memset(e->pad, 0, sizeof(e->pad));
 		for (w = 0; w < UT_MAX_WINDOW_INSNS && w < routine->n_window; w++) {
 			if (routine->window[w].addr != ip)

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   auto attach = ut::commands::add_attach_command(app);
   auto demo = ut::commands::add_demo_command(app);
   auto scan = ut::commands::add_scan_command(app);
+  auto validate = ut::commands::add_validate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("attach")) return attach();
     if (app.got_subcommand("demo")) return demo();
     if (app.got_subcommand("scan")) return scan();
+    if (app.got_subcommand("validate")) return validate();
     return static_cast<int>(ut::ExitCode::Usage);
   } catch (const ut::UserError& e) {
     std::string libbpf = ut::trace::take_libbpf_warnings();

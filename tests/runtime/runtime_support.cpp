@@ -87,7 +87,9 @@ std::vector<std::string> loaded_unwindtrace_programs() {
   for (const auto& prog : progs) {
     std::string name = prog.value("name", "");
     // The kernel keeps the first 15 characters of a program's name.
-    if (name == "handle_resume" || name.starts_with("handle_signal_d")) names.push_back(name);
+    if (name == "handle_resume" || name.starts_with("handle_signal_d") || name == "inject_signal" ||
+        name == "check_slots" || name.starts_with("on_signal_deliv"))
+      names.push_back(name);
   }
   return names;
 }

@@ -1,9 +1,5 @@
 // unwindtrace demo: the bundled workload (exceptions through GNU libunwind under a signal
 // storm) traced by the same code as `attach`, with the workload's own counts side by side.
-#include <limits.h>
-#include <unistd.h>
-
-#include <filesystem>
 #include <memory>
 
 #include <fmt/format.h>
@@ -11,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/object_analysis.h"
+#include "commands/bundled_workload.h"
 #include "commands/commands.h"
 #include "commands/report_output.h"
 #include "errors.h"
@@ -31,19 +28,6 @@ struct DemoOptions {
   size_t handler_stack = 0;
   OutputOptions output;
 };
-
-std::string workload_path(const std::string& unwinder) {
-  std::string name = "unwindtrace-workload-" + unwinder;
-  char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n > 0) {
-    auto beside = std::filesystem::path(std::string(self, static_cast<size_t>(n))).parent_path() / "workload" / name;
-    if (std::filesystem::exists(beside)) return beside;
-  }
-  auto built = std::filesystem::path(UT_WORKLOAD_DIR) / name;
-  if (std::filesystem::exists(built)) return built;
-  throw UserError(ExitCode::Usage, fmt::format("cannot find {}: build it first (scripts/setup.sh)", name));
-}
 
 // The workload's own window hits: signals its handler saw at the window's offsets.
 uint64_t workload_window_hits(const nlohmann::json& own, const trace::TraceResult& result) {
@@ -81,7 +65,7 @@ std::vector<std::string> stop_after_hits_args(const DemoOptions& options) {
 
 int run_demo(const DemoOptions& options) {
   install_stop_handlers();
-  std::string workload = workload_path(options.unwinder);
+  std::string workload = bundled_workload_path(options.unwinder);
   std::vector<std::string> argv{workload, "--wait-for-go", "--threads", std::to_string(options.threads),
                                 "--duration", fmt::format("{}", options.duration_s), "--signal-rate",
                                 fmt::format("{}", options.signal_rate), "--padding",

@@ -1,12 +1,8 @@
 #include "commands/report_output.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-
 #include <fmt/format.h>
 
-#include "errors.h"
+#include "output/atomic_file.h"
 #include "output/json_report.h"
 #include "output/text_report.h"
 
@@ -30,18 +26,7 @@ output::Report emit_report(const OutputOptions& options, const trace::TraceResul
   if (options.json_path == "-") {
     fmt::print(stdout, "{}", output::render_json(report));
   } else if (!options.json_path.empty()) {
-    std::string tmp = options.json_path + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << output::render_json(report);
-      if (!out.flush())
-        throw UserError(ExitCode::Usage,
-                        fmt::format("cannot write {}: {}", options.json_path, std::strerror(errno)));
-    }
-    // Complete or absent: a reader never sees half a report.
-    if (std::rename(tmp.c_str(), options.json_path.c_str()) != 0)
-      throw UserError(ExitCode::Usage,
-                      fmt::format("cannot write {}: {}", options.json_path, std::strerror(errno)));
+    output::write_file_atomically(options.json_path, output::render_json(report));
   }
   return report;
 }

@@ -24,6 +24,11 @@ std::optional<uint64_t> routine_address(const std::vector<Mapping>& maps, const 
   return std::nullopt;
 }
 
+bool selected(const analysis::HazardousRoutine& routine, RoutineSelection selection) {
+  if (selection == RoutineSelection::Exposing) return routine.exposes();  // not glibc's, not windowless
+  return analysis::is_unwinder(routine.family) || routine.family == analysis::Family::User;
+}
+
 }  // namespace
 
 std::vector<MappedObject> mapped_objects(pid_t pid, const std::vector<Mapping>& maps,
@@ -38,7 +43,7 @@ std::vector<MappedObject> mapped_objects(pid_t pid, const std::vector<Mapping>& 
   return out;
 }
 
-ProcessRoutines find_process_routines(pid_t pid, analysis::AnalysisCache& cache) {
+ProcessRoutines find_process_routines(pid_t pid, analysis::AnalysisCache& cache, RoutineSelection selection) {
   auto maps = read_maps(pid);
   ProcessRoutines out;
   for (const auto& object : mapped_objects(pid, maps, cache)) {
@@ -49,7 +54,7 @@ ProcessRoutines find_process_routines(pid_t pid, analysis::AnalysisCache& cache)
     try {
       auto elf = analysis::ElfObject::open(object.attach_path);
       for (const auto& routine : object.entry->analysis->routines) {
-        if (!routine.exposes()) continue;  // no window, or glibc's: nothing for attach to watch
+        if (!selected(routine, selection)) continue;
         auto start = routine_address(maps, object.path, elf, routine.symbol.vaddr);
         if (!start) {
           out.warnings.push_back(fmt::format("{}: {} is not in an executable mapping; skipped",

@@ -40,8 +40,14 @@ struct MappedObject {
 std::vector<MappedObject> mapped_objects(pid_t pid, const std::vector<Mapping>& maps,
                                          analysis::AnalysisCache& cache);
 
+// Which routines to report: those with a window C++ exceptions resume through (what attach
+// watches), or every stack switch an unwinder or the user's --routine has, window or not (what
+// validate injects into: an unwinder without a window shows its survival).
+enum class RoutineSelection { Exposing, UnwinderSwitches };
+
 // Throws UserError(Target) if the process cannot be inspected.
-ProcessRoutines find_process_routines(pid_t pid, analysis::AnalysisCache& cache);
+ProcessRoutines find_process_routines(pid_t pid, analysis::AnalysisCache& cache,
+                                      RoutineSelection selection = RoutineSelection::Exposing);
 
 // The kernel side's description of the routines (at most UT_MAX_ROUTINES, window truncated to
 // UT_MAX_WINDOW_INSNS: both reported as warnings by the caller when exceeded).

@@ -2,10 +2,8 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <mutex>
 #include <string>
 
@@ -13,28 +11,14 @@
 
 #include "errors.h"
 #include "trace.skel.h"
+#include "trace/bpf_lifecycle.h"
 #include "trace/libbpf_log.h"
 
 namespace ut::trace {
 
-namespace {
-
-UserError kernel_error(const std::string& what, int err, const std::string& hint) {
-  return UserError(ExitCode::KernelFeature,
-                   fmt::format("{}: {} ({}){}{}", what, std::strerror(err), err,
-                               hint.empty() ? "" : ": ", hint));
-}
-
-}  // namespace
-
-void BpfTracer::LinkDeleter::operator()(bpf_link* link) const { bpf_link__destroy(link); }
-
 BpfTracer::BpfTracer(uint32_t ring_buffer_bytes) {
   install_libbpf_log();
-  // Probe the one feature everything rests on before libbpf fails less clearly.
-  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
-    throw kernel_error("this kernel exposes no BTF (/sys/kernel/btf/vmlinux)", errno,
-                       "unwindtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF");
+  require_kernel_btf();
   skel_ = trace_bpf__open();
   if (!skel_)
     throw kernel_error("cannot open the BPF programs", errno, "is libbpf installed (scripts/setup.sh)?");

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "events.h"
+#include "trace/bpf_lifecycle.h"
 
 struct trace_bpf;
 struct bpf_link;
@@ -56,12 +57,9 @@ class BpfTracer {
   size_t attached_links() const { return links_.size(); }
 
  private:
-  struct LinkDeleter {
-    void operator()(bpf_link* link) const;
-  };
   trace_bpf* skel_ = nullptr;
   ring_buffer* ring_ = nullptr;
-  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
+  std::vector<LinkPtr> links_;
   const EventHandlers* handlers_ = nullptr;  // valid during drain()
 
   static int dispatch(void* self, void* data, size_t size);

@@ -1,0 +1,28 @@
+#include "commands/bundled_workload.h"
+
+#include <limits.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "errors.h"
+
+namespace ut::commands {
+
+std::string bundled_workload_path(const std::string& unwinder) {
+  std::string name = "unwindtrace-workload-" + unwinder;
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) {
+    auto beside =
+        std::filesystem::path(std::string(self, static_cast<size_t>(n))).parent_path() / "workload" / name;
+    if (std::filesystem::exists(beside)) return beside;
+  }
+  auto built = std::filesystem::path(UT_WORKLOAD_DIR) / name;
+  if (std::filesystem::exists(built)) return built;
+  throw UserError(ExitCode::Usage, fmt::format("cannot find {}: build it first (scripts/setup.sh)", name));
+}
+
+}  // namespace ut::commands
