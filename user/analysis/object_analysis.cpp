@@ -47,7 +47,9 @@ std::vector<uint64_t> direct_callees(const ElfObject& elf, const Symbol& routine
   Disassembler disassembler;
   auto code = elf.read(routine.vaddr, routine.size);
   std::vector<uint64_t> targets;
-  for (const cs_insn& insn : disassembler.disassemble(code, routine.vaddr).instructions()) {
+  // Named: a temporary Disassembly in the range expression would be freed before the loop.
+  auto disassembly = disassembler.disassemble(code, routine.vaddr);
+  for (const cs_insn& insn : disassembly.instructions()) {
     const cs_x86& x86 = insn.detail->x86;
     if ((insn.id != X86_INS_CALL && insn.id != X86_INS_JMP) || x86.op_count != 1 ||
         x86.operands[0].type != X86_OP_IMM)
