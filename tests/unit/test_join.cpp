@@ -167,7 +167,7 @@ TEST(Join, WaitingSignalsAreBoundedPerThread) {
   EXPECT_EQ(rec.hits[2].resume->seq, 12u);
 }
 
-TEST(Join, EntryThatSkippedTheResumeProbeIsUnprobed) {
+TEST(Join, EntryThatBypassedTheResumeProbeIsUnprobed) {
   Recorder rec;
   Joiner joiner(rec.options());
   joiner.add(return_address_hit(7, 0, kTargetSp, 2384));  // no resume counted yet
