@@ -285,3 +285,25 @@ TEST(Validate, InjectsIntoACommandItStarts) {
 
 }  // namespace
 }  // namespace ut::runtime_test
+
+namespace ut::runtime_test {
+namespace {
+
+// A/B: Debian's library as the reference, the upstream fix's sequence as the candidate. The
+// candidate decides the exit status; the reference's rows show its window, whatever the geometry
+// does to them on this host.
+TEST(Validate, CompareShowsBothLibrariesAndTheCandidateDecides) {
+  UT_REQUIRE_ROOT();
+  auto run = run_validate({"--count", "50", "--compare", UT_GNU_LIBUNWIND,
+                           std::string(UT_FIXTURE_DIR) + "/libut_fixed.so"});
+  EXPECT_EQ(run.status, 0) << run.text << run.errors;
+  EXPECT_NE(run.text.find("return-address"), std::string::npos) << run.text;
+  EXPECT_NE(run.text.find("after-switch"), std::string::npos) << run.text;
+  EXPECT_EQ(run.report["schema"], "unwindtrace-validate-compare/1");
+  EXPECT_TRUE(run.report["a"].is_object());
+  EXPECT_TRUE(run.report["b"].is_object());
+  expect_detached();
+}
+
+}  // namespace
+}  // namespace ut::runtime_test

@@ -1,6 +1,7 @@
 // unwindtrace validate: inject signals exactly into each window instruction of the target's
 // resume routine (kernel-side, from a uprobe) and report what the frames did. Crashes programs
 // on purpose, so it only injects into processes it starts, unless told otherwise by PID.
+#include <array>
 #include <cstdlib>
 #include <filesystem>
 
@@ -15,6 +16,7 @@
 #include "trace/libbpf_log.h"
 #include "validate/padding_sweep.h"
 #include "validate/signal_names.h"
+#include "validate/compare_report.h"
 #include "validate/validate_report.h"
 
 namespace ut::commands {
@@ -30,6 +32,7 @@ struct ValidateOptions {
   uint64_t count = 1000;
   double timeout_s = 30;
   std::string sweep;
+  std::vector<std::string> compare;  // --compare A B
   std::string json_path;
   int pid = 0;
   bool crash_it = false;
@@ -125,6 +128,11 @@ void check_combinations(const ValidateOptions& o, bool unwinder_given, bool padd
         "they do not apply to a command or a PID");
   if (!o.sweep.empty() && padding_given)
     throw UserError(ExitCode::Usage, "give --padding or --sweep-padding, not both");
+  if (!o.compare.empty() && (!o.lib.empty() || !o.sweep.empty() || !workload))
+    throw UserError(ExitCode::Usage, "--compare runs the bundled workload with each library; "
+                                     "it does not combine with --lib, --sweep-padding, --pid or a command");
+  for (const auto& lib : o.compare)
+    if (!std::filesystem::exists(lib)) throw UserError(ExitCode::Usage, fmt::format("--compare: {} does not exist", lib));
   if (!o.lib.empty() && !std::filesystem::exists(o.lib))
     throw UserError(ExitCode::Usage, fmt::format("--lib: {} does not exist", o.lib));
 }
@@ -163,6 +171,20 @@ int run_validate(const ValidateOptions& o, bool unwinder_given, bool padding_giv
     };
 
   trace::InjectionSession session;
+  if (!o.compare.empty()) {
+    std::array<validate::Compared, 2> compared;
+    for (size_t i = 0; i < 2; ++i) {
+      ValidateOptions one = o;
+      one.lib = o.compare[i];
+      options.target = make_target(one, sig, o.padding);
+      compared[i] = {session.run(options), make_label(one, o.padding)};
+      fmt::print(o.json_path == "-" ? stderr : stdout, "{}", validate::render_text(compared[i].result, compared[i].label));
+    }
+    emit(o, validate::render_compare_text(compared[0], compared[1]),
+         validate::compare_to_json(compared[0], compared[1]));
+    // The second library is the candidate: its outcome decides, as it would in a CI gate.
+    return exit_code(compared[1].result.corrupted(), compared[1].result.conclusive());
+  }
   if (o.sweep.empty()) {
     options.target = make_target(o, sig, o.padding);
     auto result = session.run(options);
@@ -217,9 +239,10 @@ Examples:
   unwindtrace validate --lib ~/libunwind/src/.libs/libunwind.so.8
   unwindtrace validate --unwinder llvm
   unwindtrace validate --sweep-padding 0:1024:32 --count 50
+  unwindtrace validate --compare /usr/lib/x86_64-linux-gnu/libunwind.so.8 ~/libunwind/src/.libs/libunwind.so.8
   unwindtrace validate -- ./my-service --self-test    (it must throw C++ exceptions and handle --signal)
 
-Exit codes: 0 no injection corrupted, 6 an injection corrupted or crashed the target,
+Exit codes (with --compare: of the second library): 0 no injection corrupted, 6 an injection corrupted or crashed the target,
 3 nothing could be validated (no routine found or reached, or injections landed elsewhere),
 2 usage, 4 missing privileges, 5 kernel feature missing, 1 internal error.
 JSON schema: docs/validate.md.)");
@@ -235,6 +258,9 @@ JSON schema: docs/validate.md.)");
       ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
   cmd->add_option("--timeout", options->timeout_s, "longest run per instruction, in seconds")
       ->check(CLI::Range(0.1, 86400.0));
+  cmd->add_option("--compare", options->compare,
+                  "validate two libraries (A, the reference; B, the candidate) side by side")
+      ->expected(2);
   cmd->add_option("--sweep-padding", options->sweep,
                   "workload: FIRST:LAST:STEP paddings, one validation each");
   cmd->add_option("--json", options->json_path, "also write the report as JSON to FILE ('-': stdout)");
