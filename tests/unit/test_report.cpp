@@ -10,6 +10,7 @@
 
 #include "model/join.h"
 #include "model/session.h"
+#include "host/signal_names.h"
 #include "output/json_report.h"
 #include "output/report.h"
 #include "output/text_report.h"
@@ -379,10 +380,10 @@ TEST(Report, HitLineSaysWhenWhereAndHowBad) {
 }
 
 TEST(Report, SignalNames) {
-  EXPECT_EQ(signal_name(SIGPROF), "SIGPROF");
-  EXPECT_EQ(signal_name(SIGRTMIN), "SIGRTMIN");
-  EXPECT_EQ(signal_name(SIGRTMIN + 3), "SIGRTMIN+3");
-  EXPECT_EQ(signal_name(200), "signal 200");
+  EXPECT_EQ(host::signal_name(SIGPROF), "SIGPROF");
+  EXPECT_EQ(host::signal_name(SIGRTMIN), "SIGRTMIN");
+  EXPECT_EQ(host::signal_name(SIGRTMIN + 3), "SIGRTMIN+3");
+  EXPECT_EQ(host::signal_name(200), "signal 200");
 }
 
 TEST(Report, CompactCounts) {

@@ -6,7 +6,7 @@
 
 #include <csignal>
 
-#include "validate/signal_names.h"
+#include "host/signal_names.h"
 
 namespace ut::validate {
 namespace {
@@ -72,20 +72,20 @@ TEST(ValidateSweep, ContiguousCorruptingPaddingsBecomeOneDRange) {
 }
 
 TEST(ValidateSignals, NamesBothWays) {
-  EXPECT_EQ(parse_signal("SIGPROF"), SIGPROF);
-  EXPECT_EQ(parse_signal("prof"), SIGPROF);
-  EXPECT_EQ(parse_signal("27"), 27);
-  EXPECT_EQ(parse_signal("RTMIN+2"), SIGRTMIN + 2);
-  EXPECT_EQ(parse_signal("SIGRTMIN"), SIGRTMIN);
-  EXPECT_FALSE(parse_signal("NOPE"));
-  EXPECT_FALSE(parse_signal("0"));
-  EXPECT_EQ(signal_name(SIGSEGV), "SIGSEGV");
-  EXPECT_EQ(signal_name(SIGRTMIN + 1), "SIGRTMIN+1");
-  EXPECT_TRUE(injectable_signal(SIGPROF));
-  EXPECT_TRUE(injectable_signal(SIGRTMIN + 1));
-  EXPECT_FALSE(injectable_signal(SIGSEGV)) << "a crash is recognised by it";
-  EXPECT_FALSE(injectable_signal(SIGKILL));
-  EXPECT_FALSE(injectable_signal(32)) << "glibc's";
+  EXPECT_EQ(host::parse_signal("SIGPROF"), SIGPROF);
+  EXPECT_EQ(host::parse_signal("prof"), SIGPROF);
+  EXPECT_EQ(host::parse_signal("27"), 27);
+  EXPECT_EQ(host::parse_signal("RTMIN+2"), SIGRTMIN + 2);
+  EXPECT_EQ(host::parse_signal("SIGRTMIN"), SIGRTMIN);
+  EXPECT_FALSE(host::parse_signal("NOPE"));
+  EXPECT_FALSE(host::parse_signal("0"));
+  EXPECT_EQ(host::signal_name(SIGSEGV), "SIGSEGV");
+  EXPECT_EQ(host::signal_name(SIGRTMIN + 1), "SIGRTMIN+1");
+  EXPECT_TRUE(host::injectable_signal(SIGPROF));
+  EXPECT_TRUE(host::injectable_signal(SIGRTMIN + 1));
+  EXPECT_FALSE(host::injectable_signal(SIGSEGV)) << "a crash is recognised by it";
+  EXPECT_FALSE(host::injectable_signal(SIGKILL));
+  EXPECT_FALSE(host::injectable_signal(32)) << "glibc's";
 }
 
 TEST(ValidateVerdict, CorruptedNoWindowAndNothing) {

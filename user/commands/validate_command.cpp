@@ -15,7 +15,7 @@
 #include "trace/injection_session.h"
 #include "trace/libbpf_log.h"
 #include "validate/padding_sweep.h"
-#include "validate/signal_names.h"
+#include "host/signal_names.h"
 #include "validate/compare_report.h"
 #include "validate/validate_report.h"
 
@@ -42,13 +42,13 @@ struct ValidateOptions {
 };
 
 int parse_signal_option(const std::string& text) {
-  auto sig = validate::parse_signal(text);
+  auto sig = host::parse_signal(text);
   if (!sig) throw UserError(ExitCode::Usage, fmt::format("--signal: unknown signal '{}'", text));
-  if (!validate::injectable_signal(*sig))
+  if (!host::injectable_signal(*sig))
     throw UserError(ExitCode::Usage,
                     fmt::format("--signal: {} cannot be injected (uncatchable, reserved, or what "
                                 "a crash is recognised by)",
-                                validate::signal_name(*sig)));
+                                host::signal_name(*sig)));
   return *sig;
 }
 

@@ -1,3 +1,4 @@
+#include "host/signal_names.h"
 #include "output/json_report.h"
 
 #include <fmt/format.h>
@@ -126,7 +127,7 @@ json hit_json(const HitRow& row) {
           {"tid", h.tid},
           {"tgid", h.tgid},
           {"sig", h.sig},
-          {"signal", signal_name(h.sig)},
+          {"signal", host::signal_name(h.sig)},
           {"delivery", delivery_name(h.delivery)},
           {"routine", h.routine},
           {"symbol", row.routine},

@@ -1,5 +1,7 @@
 #include "output/report.h"
 
+#include "host/signal_names.h"
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
@@ -42,7 +44,7 @@ void add_signals(Activity& activity, int32_t sig, const DeliveryCounts& counts) 
   auto row = std::lower_bound(activity.signals.begin(), activity.signals.end(), sig,
                               [](const SignalRow& r, int32_t s) { return r.sig < s; });
   if (row == activity.signals.end() || row->sig != sig)
-    row = activity.signals.insert(row, SignalRow{sig, signal_name(sig)});
+    row = activity.signals.insert(row, SignalRow{sig, host::signal_name(sig)});
   for (size_t d = 0; d < UT_DELIVERY_KINDS; ++d) row->by_delivery[d] += counts[d];
 }
 
@@ -251,13 +253,6 @@ const char* to_string(Exposure exposure) {
     case Exposure::Hit: return "hit";
   }
   return "?";
-}
-
-std::string signal_name(int32_t sig) {
-  if (sig == SIGRTMIN) return "SIGRTMIN";
-  if (sig > SIGRTMIN && sig <= SIGRTMAX) return fmt::format("SIGRTMIN+{}", sig - SIGRTMIN);
-  if (const char* abbrev = sigabbrev_np(sig)) return fmt::format("SIG{}", abbrev);
-  return fmt::format("signal {}", sig);
 }
 
 const char* delivery_name(ut_delivery delivery) {

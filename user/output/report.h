@@ -109,7 +109,6 @@ struct Report {
 Report build_report(const model::Session& session, const model::Joiner& joiner);
 
 // Shared by the builder and the renderers.
-std::string signal_name(int32_t sig);             // "SIGPROF", "SIGRTMIN+3", "signal 99"
 const char* delivery_name(ut_delivery delivery);  // "interrupt", "syscall"
 std::string compact_count(double value);          // 950, 1.2k, 20k, 1.2M
 HitRow make_hit_row(const model::JoinedSignal& hit, const model::Session& session);

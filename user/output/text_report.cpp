@@ -1,3 +1,4 @@
+#include "host/signal_names.h"
 #include "output/text_report.h"
 
 #include <fmt/format.h>
@@ -52,7 +53,7 @@ std::string hit_line(const HitRow& row) {
   return fmt::format(
       "{:>11.6f} s  tid {:<7} {:<9} {:<9}  {}+{:#x} {:<34} {:<15} D={:<7} slot {:#x} {}, value "
       "{:#x}  {}",
-      row.time_s, hit.tid, signal_name(hit.sig), delivery_name(hit.delivery), row.routine,
+      row.time_s, hit.tid, host::signal_name(hit.sig), delivery_name(hit.delivery), row.routine,
       hit.offset, row.instruction, analysis::to_string(*hit.window_class),
       hit.distance ? grouped(*hit.distance) : "?", hit.slot_addr,
       hit.geometry ? placement_text(*hit.geometry) : "frame size unmeasured", hit.slot_value,

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "validate/signal_names.h"
+#include "host/signal_names.h"
 
 namespace ut::validate {
 
@@ -133,7 +133,7 @@ std::string corruption_reason(const SiteResult& r, const std::optional<uint64_t>
 
 std::string crash_reason(const SiteResult& r, const Crash& crash,
                          const std::optional<uint64_t>& handler_stack) {
-  std::string what = fmt::format("{} at IP {:#x}{}", signal_name(crash.sig), crash.ip,
+  std::string what = fmt::format("{} at IP {:#x}{}", host::signal_name(crash.sig), crash.ip,
                                  crash.ip == 0 ? " (return to 0)" : "");
   if (!crash.after) return what + ", before any injection landed on that thread";
   const Injection& injection = *crash.after;
@@ -253,10 +253,10 @@ SiteResult SiteAccumulator::finish(const InjectCounters& counters, const InjectC
     r.reason = fmt::format(
         "the target has no handler for {}: the injected signal itself killed it "
         "(choose a --signal it handles)",
-        signal_name(context_.sig));
+        host::signal_name(context_.sig));
   } else if (died_unexplained) {
     r.outcome = Outcome::Crashed;
-    r.reason = fmt::format("the target died of {} (status {})", signal_name(end.status - 128), end.status);
+    r.reason = fmt::format("the target died of {} (status {})", host::signal_name(end.status - 128), end.status);
   } else if (r.corrupted > 0) {
     r.outcome = Outcome::Corrupted;
     r.reason = corruption_reason(r, context_.handler_stack);

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "validate/signal_names.h"
+#include "host/signal_names.h"
 
 namespace ut::validate {
 
@@ -121,7 +121,7 @@ json site_json(const ValidateResult& r, const SiteResult& site) {
   }
   json crash = nullptr;
   if (site.crash)
-    crash = {{"signal", signal_name(site.crash->sig)},
+    crash = {{"signal", host::signal_name(site.crash->sig)},
              {"signal_number", site.crash->sig},
              {"ip", hex(site.crash->ip)},
              {"sp", hex(site.crash->sp)},
@@ -217,7 +217,7 @@ std::string render_text(const ValidateResult& r, const TargetLabel& label) {
   fmt::format_to(it, "unwindtrace validate: {}\n", label.description);
   if (!label.lib.empty()) fmt::format_to(it, "  unwinder under test (LD_PRELOAD): {}\n", label.lib);
   fmt::format_to(it, "  {}, up to {} injection(s) per instruction; signal frame on this host: {}\n",
-                 signal_name(r.sig), r.count, frame_text(r.frame));
+                 host::signal_name(r.sig), r.count, frame_text(r.frame));
   if (!r.unwinder.empty()) fmt::format_to(it, "  C++ exceptions unwind through: {}\n", r.unwinder);
   std::vector<std::string> unreached;
   for (const auto& routine : r.routines)
@@ -254,7 +254,7 @@ json to_json(const ValidateResult& r, const TargetLabel& label) {
         {"argv", r.argv},
         {"pid", r.pid ? json(r.pid) : json()},
         {"lib", label.lib.empty() ? json() : json(label.lib)}}},
-      {"signal", signal_name(r.sig)},
+      {"signal", host::signal_name(r.sig)},
       {"signal_number", r.sig},
       {"count", r.count},
       {"frame_bytes", r.frame ? json{{"min", r.frame->min_bytes}, {"max", r.frame->max_bytes}} : json()},
@@ -273,7 +273,7 @@ std::string render_sweep_text(const std::vector<SweepPoint>& points, const Targe
   if (points.empty()) return out;
   const auto& first = points.front().result;
   fmt::format_to(it, "  {}, up to {} injection(s) per instruction; signal frame on this host: {}\n\n",
-                 signal_name(first.sig), first.count, frame_text(first.frame));
+                 host::signal_name(first.sig), first.count, frame_text(first.frame));
   // A column per landing instruction, in the order the first run met them.
   std::vector<std::pair<std::string, uint64_t>> columns;
   for (const auto& point : points)

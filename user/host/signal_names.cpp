@@ -1,4 +1,4 @@
-#include "validate/signal_names.h"
+#include "host/signal_names.h"
 
 #include <signal.h>
 #include <string.h>
@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-namespace ut::validate {
+namespace ut::host {
 
 namespace {
 
@@ -66,4 +66,4 @@ bool injectable_signal(int sig) {
   return sig != SIGKILL && sig != SIGSTOP && !crash_signal(sig) && (sig < 32 || sig >= SIGRTMIN);
 }
 
-}  // namespace ut::validate
+}  // namespace ut::host

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-namespace ut::validate {
+namespace ut::host {
 
 // "PROF", "SIGPROF", "sigprof", "27", "RTMIN", "RTMIN+2" -> number; nullopt if unknown.
 std::optional<int> parse_signal(const std::string& text);
@@ -16,4 +16,4 @@ std::string signal_name(int sig);
 bool crash_signal(int sig);
 bool injectable_signal(int sig);
 
-}  // namespace ut::validate
+}  // namespace ut::host
