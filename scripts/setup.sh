@@ -17,6 +17,8 @@ packages=(
   libunwind8 libunwind-14
   # GNU libunwind's static archive, linked into an analysis test fixture
   libunwind-dev
+  # libFuzzer and the sanitizer runtimes for clang 14 (scripts/fuzz.sh, the fuzz smoke test)
+  libclang-rt-14-dev
 )
 
 if [ "$(id -u)" -ne 0 ]; then
