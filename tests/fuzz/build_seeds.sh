@@ -46,7 +46,7 @@ for f in "${system_objects[@]}" "${fixture_objects[@]}"; do
   real=$(readlink -f "$f" 2>/dev/null) || continue
   [ -f "$real" ] || continue
   size=$(stat -c %s "$real")
-  [ "$size" -le "$max_bytes" ] || { echo "build_seeds: skipping $f ($size bytes)"; continue; }
+  [ "$size" -le "$max_bytes" ] || { echo "build_seeds: leaving out $f ($size bytes, over the $max_bytes-byte seed limit)"; continue; }
   sum=$(sha1sum "$real" | cut -c1-12)
   name=$(basename "$f")-$sum
   [ -e "$out/elf/$name" ] && continue
