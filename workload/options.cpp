@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "host/signal_names.h"
+
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -15,12 +17,6 @@ namespace {
 [[noreturn]] void usage_error(const char* prog, const std::string& message) {
   std::fprintf(stderr, "%s: error: %s\n", prog, message.c_str());
   std::exit(2);
-}
-
-std::string upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return s;
 }
 
 std::optional<long> parse_integer(const std::string& text, int base) {
@@ -46,40 +42,6 @@ bool forbidden_signal(int sig) {
 
 }  // namespace
 
-std::optional<int> parse_signal(const std::string& text) {
-  if (auto n = parse_integer(text, 10)) {
-    if (*n >= 1 && *n <= SIGRTMAX) return static_cast<int>(*n);
-    return std::nullopt;
-  }
-  std::string name = upper(text);
-  if (name.rfind("SIG", 0) == 0) name.erase(0, 3);
-  for (const char* rt : {"RTMIN", "RTMAX"}) {
-    std::size_t len = std::strlen(rt);
-    if (name.compare(0, len, rt) != 0) continue;
-    int base = name[3] == 'I' ? SIGRTMIN : SIGRTMAX;
-    std::string rest = name.substr(len);
-    if (rest.empty()) return base;
-    if (rest.size() < 2 || (rest[0] != '+' && rest[0] != '-')) return std::nullopt;
-    auto n = parse_integer(rest.substr(1), 10);
-    if (!n) return std::nullopt;
-    int sig = rest[0] == '+' ? base + static_cast<int>(*n) : base - static_cast<int>(*n);
-    if (sig < SIGRTMIN || sig > SIGRTMAX) return std::nullopt;
-    return sig;
-  }
-  for (int sig = 1; sig < SIGRTMIN; ++sig) {
-    const char* abbrev = sigabbrev_np(sig);
-    if (abbrev != nullptr && name == abbrev) return sig;
-  }
-  return std::nullopt;
-}
-
-std::string signal_name(int sig) {
-  if (sig >= SIGRTMIN) {
-    return sig == SIGRTMIN ? "SIGRTMIN" : "SIGRTMIN+" + std::to_string(sig - SIGRTMIN);
-  }
-  const char* abbrev = sigabbrev_np(sig);
-  return abbrev ? std::string("SIG") + abbrev : std::to_string(sig);
-}
 
 Options parse_options(int argc, char** argv) {
   const char* prog = argc > 0 ? argv[0] : "unwindtrace-workload";
@@ -133,13 +95,13 @@ Options parse_options(int argc, char** argv) {
     usage_error(prog, e.what());
   }
 
-  auto sig = parse_signal(signal_text);
+  auto sig = ut::host::parse_signal(signal_text);
   if (!sig) usage_error(prog, "--signal: unknown signal '" + signal_text + "'");
   if (forbidden_signal(*sig)) {
-    usage_error(prog, "--signal: " + signal_name(*sig) + " cannot be used for the storm");
+    usage_error(prog, "--signal: " + ut::host::signal_name(*sig) + " cannot be used for the storm");
   }
   o.signal = *sig;
-  o.signal_name = signal_name(*sig);
+  o.signal_name = ut::host::signal_name(*sig);
   if (o.itimer && o.signal != SIGPROF) {
     usage_error(prog, "--itimer sends SIGPROF; --signal " + signal_text + " conflicts");
   }

@@ -33,10 +33,5 @@ struct Options {
 // "<prog>: error: ..." to stderr and exits 2.
 Options parse_options(int argc, char** argv);
 
-// "PROF", "SIGPROF", "sigprof", "27", "RTMIN+2" -> signal number; nullopt if unknown.
-std::optional<int> parse_signal(const std::string& text);
-
-// Canonical "SIGPROF" / "SIGRTMIN+2" name of a signal number.
-std::string signal_name(int sig);
 
 }  // namespace workload

@@ -34,6 +34,13 @@ std::optional<int> parse_signal(const std::string& text) {
     if (!extra || SIGRTMIN + *extra > SIGRTMAX) return std::nullopt;
     return SIGRTMIN + *extra;
   }
+  if (name.starts_with("RTMAX")) {
+    auto fewer = name.size() == 5 ? std::optional<int>(0)
+                 : name[5] == '-' ? parse_number(std::string_view(name).substr(6))
+                                  : std::nullopt;
+    if (!fewer || SIGRTMAX - *fewer < SIGRTMIN) return std::nullopt;
+    return SIGRTMAX - *fewer;
+  }
   for (int sig = 1; sig < SIGRTMIN; ++sig)
     if (const char* abbrev = sigabbrev_np(sig); abbrev && name == abbrev) return sig;
   return std::nullopt;
