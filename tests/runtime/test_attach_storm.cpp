@@ -44,7 +44,7 @@ TEST(AttachStorm, GnuLibunwindCountsAndHitsMatchTheWorkload) {
   Workload workload("gnu", {"--threads", "2", "--signal-rate", "20000", "--duration", "300",
                             "--stop-after-window-hits", "2", "--window-offsets",
                             fmt::format("{:#x}", fmt::join(offsets, ","))});
-  Tracer tracer(workload.pid());
+  Tracer tracer(workload.pid(), {"--mode", "full"});  // every resume, to compare with the workload's
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
   workload.go();
   auto own = workload.finish(330);
