@@ -190,10 +190,12 @@ const model::Session& TraceSession::add_process(pid_t pid) {
   session.comm = process->info.comm;
   session.exe = process->info.exe;
   session.unwinder = describe_exception_unwinder(pid);
-  session.host = host::read_host_info();
+  if (!host_) host_ = host::read_host_info();
+  if (!frame_size_) frame_size_ = host::measure_signal_frame();
+  session.host = *host_;
   session.mode = options_.mode;
   if (options_.mode == model::TraceMode::Sampled) session.duty_cycle = options_.duty_cycle;
-  session.frame_size = host::measure_signal_frame();
+  session.frame_size = frame_size_;
   if (session.frame_size->max_bytes == 0) {
     session.frame_size.reset();
     result.warnings.push_back("could not measure this host's signal frame: hit geometry unknown");

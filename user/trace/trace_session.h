@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "analysis/analysis_cache.h"
+#include "host/host_info.h"
 #include "model/join.h"
 #include "model/sampling.h"
 #include "model/session.h"
@@ -79,6 +80,8 @@ class TraceSession {
 
   SessionOptions options_;
   analysis::AnalysisCache cache_;  // shared: many processes map the same unwinder
+  std::optional<host::HostInfo> host_;             // host facts, read once per session
+  std::optional<model::FrameSize> frame_size_;     // measured once per session (0 bytes: failed)
   std::unique_ptr<BpfTracer> tracer_;
   std::unique_ptr<ResumeSampler> sampler_;  // full and sampled modes, once loaded
   double load_ms_ = 0;
