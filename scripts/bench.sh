@@ -156,7 +156,9 @@ per_event_costs() { "$top/scripts/bench_stats.py" "$tmp/runs" costs; }
 
 record() {  # CONFIG REP run-args...
   local config=$1 rep=$2; shift 2
-  echo "$config $rep $(run "$@")" >>"$tmp/runs"
+  local result
+  result=$(run "$@") || { echo "bench.sh: run failed: $*" >&2; exit 1; }
+  echo "$config $rep $result" >>"$tmp/runs"
 }
 
 echo "# unwindtrace overhead: $(date -u +%FT%TZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, Linux $(uname -r)"

@@ -95,6 +95,7 @@ struct TraceSession::Process {
   std::vector<LinkPtr> probes;                // attached resume probes
   ExitWatch exit;
   bool exited = false;
+  bool exit_reported = false;        // by poll()
   Clock::time_point traced_since{};  // attached
   std::optional<Clock::time_point> counting_since;  // probes attached and the period flag up
   uint64_t counted = 0;                             // resumes at the last period's end
@@ -146,8 +147,16 @@ void TraceSession::attach_probes(Process& process) {
 }
 
 void TraceSession::attach_missing_probes() {
-  for (auto& [pid, process] : processes_)
-    if (process->probes.empty() && !process->exited) attach_probes(*process);
+  for (auto& [pid, process] : processes_) {
+    if (!process->probes.empty() || process->exited) continue;
+    try {
+      attach_probes(*process);
+    } catch (const UserError&) {
+      destroy_links(process->probes);
+      if (proc::process_alive(process->info)) throw;
+      process->exited = true;  // gone since the last poll, which will report it
+    }
+  }
 }
 
 void TraceSession::detach_all_probes() {
@@ -310,12 +319,17 @@ std::vector<pid_t> TraceSession::poll(int timeout_ms) {
   std::vector<pid_t> exited;
   for (pid_t pid : order_) {
     Process& process = *processes_.at(pid);
-    if (process.exited) continue;
-    const auto polled = std::find(watched.begin(), watched.end(), &process);
-    process.exited = polled != watched.end()
-                         ? fds[static_cast<size_t>(polled - watched.begin())].revents != 0
-                         : !proc::process_alive(process.info);  // no pidfd: /proc tells
-    if (process.exited) exited.push_back(pid);
+    if (process.exit_reported) continue;
+    if (!process.exited) {
+      const auto polled = std::find(watched.begin(), watched.end(), &process);
+      process.exited = polled != watched.end()
+                           ? fds[static_cast<size_t>(polled - watched.begin())].revents != 0
+                           : !proc::process_alive(process.info);  // no pidfd: /proc tells
+    }
+    if (process.exited) {
+      process.exit_reported = true;
+      exited.push_back(pid);
+    }
   }
   return exited;
 }
