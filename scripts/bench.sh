@@ -19,8 +19,9 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 reps=${1:-5}; seconds=${2:-10}; rate=${3:-20000}; sections=${4:-main,cpu,lost,threads,procs,scan}
 scale_reps=${5:-3}
-tool=$top/build/unwindtrace
-workload=$top/build/workload/unwindtrace-workload-gnu
+build=${UT_BUILD_DIR:-$top/build}  # a copy of the build keeps a long run safe from rebuilds
+tool=$build/unwindtrace
+workload=$build/workload/unwindtrace-workload-gnu
 depth=2  # the workload's default: resumes per throw = depth + 1
 [ -x "$tool" ] && [ -x "$workload" ] || { echo "bench.sh: build first: scripts/setup.sh" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "bench.sh: run as root (BPF)" >&2; exit 4; }
@@ -219,5 +220,5 @@ fi
 
 if has scan; then
   echo; echo "## scan --all (scripts/bench_scan.sh 100 5)"
-  "$top/scripts/bench_scan.sh" 100 5
+  UT_BUILD_DIR=$build "$top/scripts/bench_scan.sh" 100 5
 fi

@@ -45,13 +45,17 @@ ResumeSampler::Clock::duration ResumeSampler::tick(Clock::time_point now) {
   const double elapsed = std::chrono::duration<double>(now - first_start_).count();
   const auto current = static_cast<uint64_t>(std::floor(elapsed / cycle_.period_s));
   const double into_period = elapsed - static_cast<double>(current) * cycle_.period_s;
-  if (on_ && (current != on_index_ || into_period >= cycle_.on_s())) {
+  // On for on_s from the moment the flag went up (attaching takes a while on a busy host), so
+  // the sampled share is what was asked for; periods start on the absolute schedule.
+  auto on_for = [&] { return std::chrono::duration<double>(now - on_since_).count(); };
+  if (on_ && (current != on_index_ || on_for() >= cycle_.on_s())) {
     switch_off();
   } else if (!on_ && current != on_index_ && into_period < cycle_.on_s()) {
     on_index_ = current;  // a period whose start a slow poll missed entirely is skipped
     switch_on();
+    return seconds(cycle_.on_s());
   }
-  const double next = on_ ? cycle_.on_s() - into_period : cycle_.period_s - into_period;
+  const double next = on_ ? cycle_.on_s() - on_for() : cycle_.period_s - into_period;
   return seconds(std::max(next, 0.0));
 }
 
