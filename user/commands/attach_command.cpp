@@ -77,8 +77,14 @@ Examples:
   unwindtrace attach -p 1234 --json - | jq .verdict
 
 OVERHEAD (scripts/bench.sh, docs/performance.md; GNU workload, 1 thread, 20k signals/s,
-noisy 2-core VM, median of 5 paired runs, throughput per worker-CPU-second):
-@OVERHEAD@
+noisy shared 2-core VM, median of 5 paired runs, throughput per worker-CPU-second):
+  signal-only  0.95-0.99 (0.996 at 1k signals/s): ~0.2 us of BPF per delivered signal
+  sampled      0.985: full mode's cost x 5%
+  full         0.91 (0.94 at 1k signals/s): ~2.5 us per resume (uprobe on an emulated
+               call + a 64-byte ring-buffer record, no wakeups)
+  bpftrace     0.71 for the equivalent script (uprobe on the routine: ~13 us per resume)
+Tracer CPU < 0.2% of a core; no events lost; start-up ~55 ms to load the programs,
+~0.3 s per process (analysis and probes).
 
 Exit codes: 0 done (also: target not exposed), 2 usage, 3 no such process,
 4 missing privileges, 5 kernel feature missing, 1 internal error.)");
