@@ -37,6 +37,7 @@ tracer_pid=
 stats_before=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -qw kernel.bpf_stats_enabled=1
 cleanup() {
+  set +e  # every step must run, whatever the one before returned
   [ -n "$tracer_pid" ] && kill "$tracer_pid" 2>/dev/null
   pkill -P $$ 2>/dev/null
   sysctl -qw kernel.bpf_stats_enabled="$stats_before"
