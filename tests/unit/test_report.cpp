@@ -94,6 +94,11 @@ model::Session exposed_session() {
   s.kernel_resumes = {{kMainTid, 800'000}, {kWorkerTid, 400'000}};
   s.frame_size = model::FrameSize{2896, 2952};  // AMD host of BACKGROUND.md, below SP-128
   s.host = {.hostname = "ci-7", .kernel_release = "6.18.0", .cpu_model = "AMD EPYC 7B13"};
+  // A frame map and landing calibration so the model section appears (test_exposure_model.cpp
+  // checks its arithmetic).
+  s.frame_map = {{{.top_align = 0, .siginfo = true, .frame_bytes = 2952, .written = {{-2952, -60}}}}};
+  s.landing = host::LandingCalibration{.cpu_model = "AMD EPYC 7B13", .seconds_per_landing = 1e-13,
+                                       .instructions = {{.offset = 0x61, .landings = 30}}};
   return s;
 }
 

@@ -14,6 +14,7 @@
 #include "analysis/resume_probe.h"
 #include "analysis/routine_window.h"
 #include "events.h"
+#include "host/calibration.h"
 #include "host/host_info.h"
 #include "model/geometry.h"
 
@@ -55,6 +56,8 @@ struct Session {
   std::map<uint32_t, uint64_t> kernel_resumes;        // tid -> ut_thread_state.resumes
   std::array<uint64_t, UT_LOST_KINDS> lost_events{};  // indexed by ut_lost_kind
   std::optional<FrameSize> frame_size;                // measured on this host
+  host::FrameMap frame_map;                           // its written bytes (host/calibration.h)
+  std::optional<host::LandingCalibration> landing;    // w per window instruction, this CPU model
   host::HostInfo host;
 };
 

@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 
 #include "host/host_info.h"
-#include "host/signal_frame.h"
+#include "model/session_calibration.h"
 #include "proc/exception_unwinder.h"
 #include "proc/process_info.h"
 #include "proc/process_routines.h"
@@ -88,11 +88,7 @@ TraceResult trace_process(const TraceOptions& options) {
   session.exe = info.exe;
   session.unwinder = describe_exception_unwinder(options.pid);
   session.host = host::read_host_info();
-  session.frame_size = host::measure_signal_frame();
-  if (session.frame_size->max_bytes == 0) {
-    session.frame_size.reset();
-    result.warnings.push_back("could not measure this host's signal frame: hit geometry unknown");
-  }
+  model::calibrate_session(session, result.warnings);
   if (found.routines.size() > UT_MAX_ROUTINES)
     result.warnings.push_back(fmt::format("{} hazardous routines mapped; tracing the first {}",
                                           found.routines.size(), UT_MAX_ROUTINES));
