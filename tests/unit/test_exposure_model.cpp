@@ -20,9 +20,9 @@ ThreadInput storm_thread(double p_return, double p_register) {
   return t;
 }
 
-// Two window instructions; 1e-13 s of residency per landing.
+// Two window instructions, the return-address read and a register read; 1e-13 s per landing.
 LandingInput landing(uint64_t at_return, uint64_t at_register) {
-  return {1e-13, {{0x52, at_return}, {0x61, at_register}}};
+  return {1e-13, {{0x52, at_return, true}, {0x61, at_register, false}}};
 }
 
 TEST(PoissonInterval, MatchesTheTabulatedExactLimits) {
@@ -49,7 +49,10 @@ TEST(ExposureModel, HitsAreSignalsTimesResumesTimesResidency) {
 TEST(ExposureModel, CorruptionsWeighEachInstructionByItsGeometry) {
   auto p = predict_thread(landing(3, 7), storm_thread(1, 0.5));
   EXPECT_NEAR(p.corruptions_per_s.value, 2e3 * 3e4 * (3 + 3.5) * 1e-13, 1e-12);
-  EXPECT_NEAR(p.mtbf_s.value, 1 / p.corruptions_per_s.value, 1e-6);
+  // Only the return-address read crashes: the MTBF rests on its 3 landings.
+  EXPECT_NEAR(p.crashes_per_s.value, 2e3 * 3e4 * 3 * 1e-13, 1e-12);
+  EXPECT_NEAR(p.mtbf_s.value, 1 / p.crashes_per_s.value, 1e-6);
+  EXPECT_NEAR(p.crashes_per_s.ci.high / p.crashes_per_s.value, poisson_interval(3).high / 3, 1e-9);
   EXPECT_NEAR(p.corruptions_upper_per_s, p.hits_per_s.value, 1e-12);
   EXPECT_LE(p.mtbf_s.ci.low, p.mtbf_s.value);
   EXPECT_GE(p.mtbf_s.ci.high, p.mtbf_s.value);
@@ -68,6 +71,14 @@ TEST(ExposureModel, NoLandingsGiveZeroWithAnUpperBound) {
   EXPECT_NEAR(p.hits_per_s.ci.high, 2e3 * 3e4 * 1e-13 * poisson_interval(0).high, 1e-12);
   EXPECT_EQ(p.mtbf_s.value, kForever);
   EXPECT_GT(p.mtbf_s.ci.low, 0);  // the upper corruption bound gives a finite shortest MTBF
+}
+
+TEST(ExposureModel, RegisterCorruptionsAloneDoNotCrash) {
+  auto p = predict_thread(landing(0, 7), storm_thread(1, 1));
+  EXPECT_GT(p.corruptions_per_s.value, 0);
+  EXPECT_EQ(p.crashes_per_s.value, 0);
+  EXPECT_GT(p.crashes_per_s.ci.high, 0);  // no landing at the return-address read is not "never"
+  EXPECT_EQ(p.mtbf_s.value, kForever);
 }
 
 TEST(ExposureModel, ThreadsAddUp) {

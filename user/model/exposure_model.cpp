@@ -100,7 +100,11 @@ Prediction predict_process(const LandingInput& landing, const std::vector<Thread
   p.corruptions_per_s = scaled_rate(hit_exposure, landing.seconds_per_landing, weigh(landing, p_overwritten));
   p.corruptions_upper_per_s =
       scaled_rate(hit_exposure, landing.seconds_per_landing, weigh(landing, p_possible)).value;
-  p.mtbf_s = inverse(p.corruptions_per_s);
+  std::vector<double> p_crash(landing.window.size(), 0);
+  for (size_t i = 0; i < landing.window.size(); ++i)
+    if (landing.window[i].return_address) p_crash[i] = p_overwritten[i];
+  p.crashes_per_s = scaled_rate(hit_exposure, landing.seconds_per_landing, weigh(landing, p_crash));
+  p.mtbf_s = inverse(p.crashes_per_s);
   p.observed_hits = observed_rate(hits, duration);
   p.observed_crashes = observed_rate(crashes, duration);
   if (corruptions_measured) p.observed_corruptions = observed_rate(corruptions, duration);

@@ -4,7 +4,8 @@
 //   expected hits/s        = S · R · Σ_i w_i
 //   expected corruptions/s = S · R · Σ_i w_i · P_i,   P_i = fraction of resumes whose stale slot
 //                            for instruction i lies in bytes the signal frame writes,
-// and MTBF = 1 / corruptions/s, summed over a process's threads. Pure arithmetic on counts;
+// crashes/s the same over the return-address reads only (a corrupted register may go unnoticed),
+// and MTBF = 1 / crashes/s, summed over a process's threads. Pure arithmetic on counts;
 // docs/model.md derives and validates it.
 #pragma once
 
@@ -24,6 +25,7 @@ struct LandingInput {
   struct Instruction {
     uint32_t offset = 0;
     uint64_t landings = 0;
+    bool return_address = false;  // its stale read is the resume target: a corruption crashes
   };
   std::vector<Instruction> window;  // every window instruction, with 0 where nothing landed
 };
@@ -61,9 +63,10 @@ struct Prediction {
   double resumes_per_s = 0;
   double async_signals_per_s = 0;
   Rate hits_per_s;
-  Rate corruptions_per_s;           // overwritten for certain
+  Rate corruptions_per_s;           // overwritten for certain, every window instruction
   double corruptions_upper_per_s = 0;  // also counting the "may be" geometries
-  Rate mtbf_s;                      // 1 / corruptions_per_s; infinity when none are expected
+  Rate crashes_per_s;               // overwritten for certain, return-address reads only
+  Rate mtbf_s;                      // 1 / crashes_per_s; infinity when none are expected
   ObservedRate observed_hits;
   std::optional<ObservedRate> observed_corruptions;
   ObservedRate observed_crashes;

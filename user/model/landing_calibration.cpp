@@ -53,12 +53,13 @@ host::LandingCalibration landing_from_trace(const Session& session, const Joiner
   return l;
 }
 
-LandingInput landing_input(const host::LandingCalibration& landing, const std::vector<uint32_t>& window_offsets) {
+LandingInput landing_input(const host::LandingCalibration& landing, const analysis::RoutineWindow& window) {
   LandingInput input;
   input.seconds_per_landing = landing.seconds_per_landing;
-  for (uint32_t offset : window_offsets) {
+  for (const auto& insn : window.window) {
+    const auto offset = static_cast<uint32_t>(insn.offset);
     const host::InstructionLanding* at = landing.at(offset);
-    input.window.push_back({offset, at ? at->landings : 0});
+    input.window.push_back({offset, at ? at->landings : 0, insn.cls == analysis::ReadClass::ReturnAddress});
   }
   return input;
 }

@@ -16,7 +16,6 @@ host::LandingCalibration landing_from_trace(const Session& session, const Joiner
 
 // The model's view of a landing calibration, restricted to the window instructions of `window`.
 struct LandingInput;
-LandingInput landing_input(const host::LandingCalibration& landing,
-                           const std::vector<uint32_t>& window_offsets);
+LandingInput landing_input(const host::LandingCalibration& landing, const analysis::RoutineWindow& window);
 
 }  // namespace ut::model

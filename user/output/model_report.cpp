@@ -24,12 +24,6 @@ std::map<int32_t, uint8_t> seen_handler_flags(const model::Joiner& joiner) {
   return flags;
 }
 
-std::vector<uint32_t> window_offsets(const model::Session& session) {
-  std::vector<uint32_t> offsets;
-  for (const auto& insn : session.routines.front().window.window) offsets.push_back(static_cast<uint32_t>(insn.offset));
-  return offsets;
-}
-
 // One thread's model input: its async signals by handler, each handler's geometry on its resumes.
 model::ThreadInput thread_input(const model::Session& session, uint32_t tid, const model::ThreadTally& tally,
                                 const std::map<int32_t, uint8_t>& flags) {
@@ -75,6 +69,7 @@ nlohmann::json prediction_json(const model::Prediction& p) {
           {"hits_per_s", rate_json(p.hits_per_s)},
           {"corruptions_per_s", rate_json(p.corruptions_per_s)},
           {"corruptions_upper_per_s", p.corruptions_upper_per_s},
+          {"crashes_per_s", rate_json(p.crashes_per_s)},
           {"mtbf_s", rate_json(p.mtbf_s)},
           {"observed_hits", observed_json(p.observed_hits)},
           {"observed_corruptions", p.observed_corruptions ? observed_json(*p.observed_corruptions) : nlohmann::json(nullptr)},
@@ -118,7 +113,7 @@ std::optional<ModelSection> build_model_section(const model::Session& session, c
     section.no_prediction = "no landing calibration for this CPU model (unwindtrace calibrate --landing 30)";
     return section;
   }
-  const auto landing = model::landing_input(*session.landing, window_offsets(session));
+  const auto landing = model::landing_input(*session.landing, session.routines.front().window);
   std::vector<model::ThreadInput> inputs;
   for (const auto& [tid, tally] : joiner.threads()) {
     inputs.push_back(thread_input(session, tid, tally, flags));
@@ -187,7 +182,9 @@ void render_model(std::string& out, const ModelSection& section) {
                       "handler stack)\n",
                  p.corruptions_per_s.value, p.corruptions_per_s.ci.low, p.corruptions_per_s.ci.high,
                  p.corruptions_upper_per_s);
-  fmt::format_to(put, "  MTBF            {} (95 % {} - {})\n", duration_text(p.mtbf_s.value),
+  fmt::format_to(put, "  crashes/s       predicted {:.3g} (95 % {:.3g}-{:.3g}): corruptions of the return address\n",
+                 p.crashes_per_s.value, p.crashes_per_s.ci.low, p.crashes_per_s.ci.high);
+  fmt::format_to(put, "  MTBF            {} (95 % {} - {}), from the crash rate\n", duration_text(p.mtbf_s.value),
                  duration_text(p.mtbf_s.ci.low), duration_text(p.mtbf_s.ci.high));
 }
 
