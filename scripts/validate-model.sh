@@ -6,8 +6,10 @@
 #
 #   scripts/validate-model.sh [BUILD_DIR]      (root; ~6 min; env: STORM_S, RATES, LANDING_S)
 #
-# Uses $UNWINDTRACE_CALIBRATION (default: the host cache); makes a landing calibration first if
-# the cache has none for this CPU model. Prints a Markdown table for docs/model.md.
+# Works on a copy of the host's calibration ($UNWINDTRACE_CALIBRATION, else the default cache) and
+# makes its own landing calibration with the workload shape the storms use (--depth 0, the hole
+# padding): w_i depends on the memory layout around the switch (docs/model.md).
+# Prints a Markdown table for docs/model.md.
 set -euo pipefail
 
 build=${1:-build}
@@ -21,10 +23,10 @@ trap 'rm -rf "$work"' EXIT
 [[ $EUID -eq 0 ]] || { echo "validate-model.sh: needs root (BPF)" >&2; exit 4; }
 [[ -x $tool ]] || { echo "validate-model.sh: no $tool; build first" >&2; exit 2; }
 
+host_cache=${UNWINDTRACE_CALIBRATION:-/var/cache/unwindtrace/calibration.json}
+[[ -f $host_cache ]] && cp "$host_cache" "$work/cache.json"
+export UNWINDTRACE_CALIBRATION="$work/cache.json"
 "$tool" calibrate --json "$work/calibration.json" > "$work/calibration.txt"
-if [[ $(jq '.landing == null' "$work/calibration.json") == true ]]; then
-  "$tool" calibrate --landing "$landing_s" --json "$work/calibration.json" > "$work/calibration.txt"
-fi
 
 # --depth 0: one resume per throw (the catch), so one resume shape, which a padding can place
 # exactly. The resume shapes at padding 16 (the landing-pad frame then has a pad frame below it): D grows
@@ -54,6 +56,8 @@ written_pad=$(choose written)
 hole_pad=$(choose hole)
 [[ -n $written_pad && -n $hole_pad ]] || { echo "validate-model.sh: no padding puts the slot in written bytes and in a hole here" >&2; exit 1; }
 
+"$tool" calibrate --landing "$landing_s" --depth 0 --padding "$hole_pad" --json "$work/calibration.json" \
+  > "$work/calibration.txt"
 echo "Calibration: $(head -1 "$work/calibration.txt")"
 jq -r '.landing | "Landing: \(.duration_s) s storm, \(.resumes) resumes, \(.async_signals) interrupt signals; window landings: " +
   ([.instructions[] | select(.offset as $o | $o | IN($w[0][]))] | map("\(.offset)=\(.landings)") | join(", "))' \

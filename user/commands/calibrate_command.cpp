@@ -23,13 +23,16 @@ struct CalibrateOptions {
   double landing_s = 0;
   unsigned threads = 2;
   double signal_rate = 20000;
+  unsigned depth = 2;
+  size_t padding = 16384;  // the workload's default: the stale slots lie below the frame, no crash
 };
 
 host::LandingCalibration measure_landing(const CalibrateOptions& options, const std::string& cpu_model) {
   std::string workload = bundled_workload_path("gnu");
   proc::ChildProcess child({workload, "--wait-for-go", "--threads", std::to_string(options.threads),
                             "--duration", fmt::format("{}", options.landing_s), "--signal-rate",
-                            fmt::format("{}", options.signal_rate), "--quiet"});
+                            fmt::format("{}", options.signal_rate), "--depth", std::to_string(options.depth),
+                            "--padding", std::to_string(options.padding), "--quiet"});
   auto ready = child.read_stdout_line(10);
   if (!ready || !ready->starts_with("ready "))
     throw UserError(ExitCode::Internal, fmt::format("{} did not start: {}", workload, child.read_stderr_rest()));
@@ -105,6 +108,10 @@ Exit codes: 0 done, 2 usage, 4 missing privileges (--landing), 5 kernel feature 
   cmd->add_option("--threads", options->threads, "landing storm: workload threads")->check(CLI::Range(1u, 64u));
   cmd->add_option("--signal-rate", options->signal_rate, "landing storm: signals per second")
       ->check(CLI::Range(1.0, 1e6));
+  cmd->add_option("--depth", options->depth, "landing storm: workload landing-pad frames per throw")
+      ->check(CLI::Range(0u, 1000u));
+  cmd->add_option("--padding", options->padding,
+                  "landing storm: workload padding (default 16384 keeps the stale slots below the frame)");
   return [options] { return run_calibrate(*options); };
 }
 

@@ -81,6 +81,8 @@ namespace {
 constexpr size_t kAltStackBytes = 256 << 10;
 constexpr size_t kScanBytes = 64 << 10;  // bytes below the top that are filled and diffed
 constexpr uint32_t kXsaveHeaderOffset = 512;
+constexpr uint32_t kXmmOffset = 160;  // XMM0-15 in the legacy FXSAVE region
+constexpr uint32_t kXmmBytes = 256;
 constexpr uint64_t kAvxFamily = (1ull << 2) | (1ull << 5) | (1ull << 6) | (1ull << 7);
 // A byte the kernel writes differs from at least one of these, whatever value it writes.
 constexpr uint64_t kPatterns[] = {0xa5a5a5a5a5a5a5a5ull, 0x5a5a5a5a5a5a5a5aull, 0, ~0ull,
@@ -93,57 +95,82 @@ void record_frame_handler(int, siginfo_t*, void* context) {
   frame_low_seen = reinterpret_cast<uint64_t>(context) - 8;
 }
 
-// The vector registers the signal frame will save: all AVX-family components in their initial
-// state (XSAVE then skips them), or all in use with non-initial values.
-class VectorState {
+// The registers the signal frame will save: general-purpose and SSE registers holding a value
+// unlike the fill pattern, the AVX-family components in their initial state (XSAVE may then skip
+// them) or all in use.
+class RegisterState {
  public:
-  explicit VectorState(const XsaveFeatures& features) : features_(features) {
+  explicit RegisterState(const XsaveFeatures& features) : features_(features) {
     if (!features.supported) return;
     size_t bytes = (features.area_bytes + 63) / 64 * 64;
     buffer_ = static_cast<uint8_t*>(std::aligned_alloc(64, bytes));
     if (!buffer_) throw std::bad_alloc();
   }
-  ~VectorState() { std::free(buffer_); }
-  VectorState(const VectorState&) = delete;
-  VectorState& operator=(const VectorState&) = delete;
+  ~RegisterState() { std::free(buffer_); }
+  RegisterState(const RegisterState&) = delete;
+  RegisterState& operator=(const RegisterState&) = delete;
 
-  // Loads the chosen state and sends `sig` to this thread with no code in between.
-  void raise(int sig, bool in_use) {
-    const long pid = getpid(), tid = gettid();
-    if (!buffer_) {
-      syscall(SYS_tgkill, pid, tid, sig);
-      return;
-    }
-    prepare(in_use);
-    const uint32_t low = static_cast<uint32_t>(features_.xcr0);
-    const uint32_t high = static_cast<uint32_t>(features_.xcr0 >> 32);
-    long ret;
+  // Loads the chosen vector state, sets every general-purpose register it can (all but %rsp and
+  // %r15, which holds the arguments) to `scramble`, and sends `sig` to this thread with no code
+  // in between. Without this a register still holding the fill pattern (the compiler keeps it
+  // for the diff) would be saved as the pattern and its slot would look unwritten.
+  void raise(int sig, bool in_use, uint64_t scramble) {
+    struct Args {
+      uint64_t low, high, scramble, sig, pid, tid;
+      uint8_t* buffer;
+      uint64_t saved_rbp;
+    } args{static_cast<uint32_t>(features_.xcr0), features_.xcr0 >> 32, scramble, static_cast<uint64_t>(sig),
+           static_cast<uint64_t>(getpid()), static_cast<uint64_t>(gettid()), buffer_, 0};
+    if (buffer_) prepare(in_use, scramble);
+    Args* a = &args;
     asm volatile(
-        "mov %[low], %%eax\n\t"
-        "mov %[high], %%edx\n\t"
-        "xrstor (%[buf])\n\t"
+        "mov %[args], %%r15\n\t"
+        "mov 48(%%r15), %%rcx\n\t"
+        "test %%rcx, %%rcx\n\t"
+        "jz 1f\n\t"
+        "mov 0(%%r15), %%eax\n\t"
+        "mov 8(%%r15), %%edx\n\t"
+        "xrstor (%%rcx)\n"
+        "1:\n\t"
+        "mov %%rbp, 56(%%r15)\n\t"
+        "mov 16(%%r15), %%rbx\n\t"
+        "mov %%rbx, %%rbp\n\t"
+        "mov %%rbx, %%r8\n\t"
+        "mov %%rbx, %%r9\n\t"
+        "mov %%rbx, %%r10\n\t"
+        "mov %%rbx, %%r12\n\t"
+        "mov %%rbx, %%r13\n\t"
+        "mov %%rbx, %%r14\n\t"
+        "mov 24(%%r15), %%rdx\n\t"
+        "mov 32(%%r15), %%rdi\n\t"
+        "mov 40(%%r15), %%rsi\n\t"
         "mov %[nr], %%eax\n\t"
-        "mov %[sig], %%edx\n\t"
-        "syscall"
-        : "=&a"(ret)
-        : [buf] "r"(buffer_), [low] "r"(low), [high] "r"(high), [nr] "i"(SYS_tgkill), "D"(pid),
-          "S"(tid), [sig] "r"(sig)
-        : "rdx", "rcx", "r11", "memory");
+        "syscall\n\t"
+        "mov 56(%%r15), %%rbp"
+        :
+        : [args] "m"(a), [nr] "i"(SYS_tgkill)
+        : "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+          "memory");
   }
 
  private:
-  void prepare(bool in_use) {
+  // The XSAVE image to load: SSE registers and, in use, the AVX family filled with `scramble`.
+  void prepare(bool in_use, uint64_t scramble) {
     std::memset(buffer_, 0, features_.area_bytes);
     const uint32_t low = static_cast<uint32_t>(features_.xcr0);
     const uint32_t high = static_cast<uint32_t>(features_.xcr0 >> 32);
     asm volatile("xsave (%0)" ::"r"(buffer_), "a"(low), "d"(high) : "memory");
+    auto fill = [&](uint32_t offset, uint32_t size) {
+      for (uint32_t at = offset; at + 8 <= offset + size; at += 8) std::memcpy(buffer_ + at, &scramble, 8);
+    };
+    fill(kXmmOffset, kXmmBytes);
     uint64_t state_bv = 0;
     std::memcpy(&state_bv, buffer_ + kXsaveHeaderOffset, sizeof state_bv);
     const uint64_t avx_family = features_.xcr0 & kAvxFamily;
     if (in_use) {
       state_bv |= avx_family;
       for (const auto& c : features_.components)
-        if (avx_family & (1ull << c.bit)) std::memset(buffer_ + c.offset, 0xff, c.size);
+        if (avx_family & (1ull << c.bit)) fill(c.offset, c.size);
     } else {
       state_bv &= ~avx_family;
     }
@@ -162,11 +189,11 @@ struct LayoutKey {
 // One frame on the alternate stack whose top is `top`: the offsets (relative to it) of the bytes
 // inside the frame that no longer hold the pattern, and the frame's size.
 std::pair<std::vector<int32_t>, uint32_t> diff_one_frame(uint8_t* top, int sig, uint64_t pattern,
-                                                         bool vector_in_use, VectorState& vectors) {
+                                                         bool vector_in_use, RegisterState& registers) {
   volatile uint64_t* fill = reinterpret_cast<volatile uint64_t*>(top - kScanBytes);
   for (size_t i = 0; i < kScanBytes / 8; ++i) fill[i] = pattern;  // volatile: no vector stores
   frame_low_seen = 0;
-  vectors.raise(sig, vector_in_use);
+  registers.raise(sig, vector_in_use, ~pattern);
   const uint64_t low = frame_low_seen;
   const uint64_t top_addr = reinterpret_cast<uint64_t>(top);
   if (low == 0 || low >= top_addr || top_addr - low > kScanBytes / 2)
@@ -181,7 +208,7 @@ std::pair<std::vector<int32_t>, uint32_t> diff_one_frame(uint8_t* top, int sig, 
   return {changed, static_cast<uint32_t>(top_addr - low)};
 }
 
-FrameLayout measure_layout(uint8_t* stack, LayoutKey key, int sig, VectorState& vectors) {
+FrameLayout measure_layout(uint8_t* stack, LayoutKey key, int sig, RegisterState& registers) {
   struct sigaction action {};
   action.sa_sigaction = record_frame_handler;
   action.sa_flags = SA_ONSTACK | (key.siginfo ? SA_SIGINFO : 0);
@@ -199,7 +226,7 @@ FrameLayout measure_layout(uint8_t* stack, LayoutKey key, int sig, VectorState& 
   std::vector<int32_t> written, written_in_use;
   for (bool in_use : {false, true}) {
     for (uint64_t pattern : kPatterns) {
-      auto [changed, bytes] = diff_one_frame(top, sig, pattern, in_use, vectors);
+      auto [changed, bytes] = diff_one_frame(top, sig, pattern, in_use, registers);
       if (layout.frame_bytes != 0 && bytes != layout.frame_bytes)
         throw std::runtime_error("signal frame size changed between identical signals");
       layout.frame_bytes = bytes;
@@ -248,10 +275,10 @@ void measure_on_this_thread(const XsaveFeatures& features, FrameMap& map) {
   sigaddset(&unblock, sig);
   pthread_sigmask(SIG_UNBLOCK, &unblock, nullptr);
   AltStackArea area(sig, previous);
-  VectorState vectors(features);
+  RegisterState registers(features);
   for (bool siginfo : {false, true})
     for (uint32_t align = 0; align < 64; align += 8)
-      map.layouts.push_back(measure_layout(area.base, {align, siginfo}, sig, vectors));
+      map.layouts.push_back(measure_layout(area.base, {align, siginfo}, sig, registers));
 }
 
 }  // namespace
