@@ -64,8 +64,8 @@ jq -r '.landing | "Landing: \(.duration_s) s storm, \(.resumes) resumes, \(.asyn
   --slurpfile w <(jq '.landing.window_offsets' "$work/calibration.json") "$work/calibration.json"
 echo "Paddings: $written_pad (return-address slot in written bytes), $hole_pad (in a hole); storms of $storm_s s, 2 threads"
 echo
-echo "| signals/s | padding | slot | P(0x52) | S /s | R /s | hits/s predicted (95 %) | hits/s observed (n) | obs/pred | crashes/s predicted (95 %) | crashed | MTBF predicted |"
-echo "|---:|---:|---|---:|---:|---:|---|---|---:|---|---|---|"
+echo "| signals/s | padding | slot | P(0x52) | S /s | R /s | hits/s predicted (95 %) | hits/s observed (n) | obs/pred | corruptions/s predicted (95 %) | corruptions/s measured (n) | crashes/s predicted (95 %) | crashed | MTBF predicted |"
+echo "|---:|---:|---|---:|---:|---:|---|---|---:|---|---|---|---|---|"
 for rate in $rates; do
   for pad in "$written_pad" "$hole_pad"; do
     where=$([[ $pad == "$written_pad" ]] && echo written || echo hole)
@@ -82,6 +82,8 @@ for rate in $rates; do
         "\($p.hits_per_s.value | g) (\($p.hits_per_s.low | g)–\($p.hits_per_s.high | g)) | " +
         "\($p.observed_hits.per_s | g) (\($p.observed_hits.count)) | " +
         "\(if $p.hits_per_s.value > 0 then ($p.observed_hits.per_s / $p.hits_per_s.value * 100 | round / 100 | tostring) else "–" end) | " +
+        "\($p.corruptions_per_s.value | g) (\($p.corruptions_per_s.low | g)–\($p.corruptions_per_s.high | g)) | " +
+        "\(if $p.observed_corruptions == null then "not measured" else "\($p.observed_corruptions.per_s | g) (\($p.observed_corruptions.count))" end) | " +
         "\($p.crashes_per_s.value | g) (\($p.crashes_per_s.low | g)–\($p.crashes_per_s.high | g)) | \($crashed) | " +
         "\($p.mtbf_s.value | dur) (≥ \($p.mtbf_s.low | dur)) |"' "$work/run.json"
   done

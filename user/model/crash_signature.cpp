@@ -51,6 +51,10 @@ const char* to_string(CrashVerdict verdict) {
   return "?";
 }
 
+FatalSignal to_fatal_signal(const ut_fatal_event& e) {
+  return {e.hdr.tid, e.hdr.ktime_ns, e.sig, e.si_code, e.ip, e.sp, e.fault_addr};
+}
+
 bool is_canonical(uint64_t address) {
   const uint64_t upper = address >> 47;  // 48-bit virtual addresses: bits 63..47 all equal
   return upper == 0 || upper == 0x1ffff;

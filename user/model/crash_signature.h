@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "analysis/routine_window.h"
+#include "events.h"
 
 namespace ut::model {
 
@@ -70,6 +71,8 @@ struct CrashSignature {
 inline constexpr uint64_t kHitRecentNs = 1'000'000'000;  // a hit further back is not the cause
 
 bool is_canonical(uint64_t address);
+
+FatalSignal to_fatal_signal(const ut_fatal_event& event);
 
 CrashSignature classify_crash(const FatalSignal& fatal, std::span<const UnwinderRoutine> routines,
                               const std::optional<PriorHit>& prior_hit);

@@ -16,7 +16,9 @@
 #include "events.h"
 #include "host/calibration.h"
 #include "host/host_info.h"
+#include "model/crash_signature.h"
 #include "model/geometry.h"
+#include "model/slot_checks.h"
 
 namespace ut::model {
 
@@ -58,6 +60,9 @@ struct Session {
   std::optional<FrameSize> frame_size;                // measured on this host
   host::FrameMap frame_map;                           // its written bytes (host/calibration.h)
   std::optional<host::LandingCalibration> landing;    // w per window instruction, this CPU model
+  bool slot_checks_attached = false;                  // window hits' slots are read again
+  std::map<uint32_t, SlotCheckCounts> slot_checks;    // tid -> hits checked at rt_sigreturn
+  std::vector<FatalSignal> fatal_signals;             // delivered to traced threads
   host::HostInfo host;
 };
 

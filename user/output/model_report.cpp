@@ -24,9 +24,32 @@ std::map<int32_t, uint8_t> seen_handler_flags(const model::Joiner& joiner) {
   return flags;
 }
 
+// The thread's last window hit at or before `ktime_ns`, among the hits the joiner kept.
+std::optional<model::PriorHit> prior_hit(const model::Joiner& joiner, uint32_t tid, uint64_t ktime_ns) {
+  std::optional<model::PriorHit> last;
+  for (const auto& hit : joiner.kept_hits())
+    if (hit.tid == tid && hit.ktime_ns <= ktime_ns && hit.window_class && (!last || hit.ktime_ns >= last->ktime_ns))
+      last = model::PriorHit{hit.ktime_ns, hit.offset, *hit.window_class};
+  return last;
+}
+
+std::vector<CrashRow> crash_rows(const model::Session& session, const model::Joiner& joiner) {
+  std::vector<model::UnwinderRoutine> routines;
+  for (const auto& r : session.routines) {
+    model::UnwinderRoutine u{r.symbol, r.start, r.start + r.window.size, {}};
+    for (const auto& insn : r.window.listing)
+      if (insn.text.starts_with("ret")) u.ret_addrs.push_back(r.start + insn.offset);
+    routines.push_back(std::move(u));
+  }
+  std::vector<CrashRow> rows;
+  for (const auto& fatal : session.fatal_signals)
+    rows.push_back({fatal, model::classify_crash(fatal, routines, prior_hit(joiner, fatal.tid, fatal.ktime_ns))});
+  return rows;
+}
+
 // One thread's model input: its async signals by handler, each handler's geometry on its resumes.
 model::ThreadInput thread_input(const model::Session& session, uint32_t tid, const model::ThreadTally& tally,
-                                const std::map<int32_t, uint8_t>& flags) {
+                                const std::map<int32_t, uint8_t>& flags, const std::vector<CrashRow>& crashes) {
   model::ThreadInput t;
   t.tid = tid;
   t.duration_s = session.duration_s;
@@ -50,6 +73,12 @@ model::ThreadInput thread_input(const model::Session& session, uint32_t tid, con
     t.p_possible[i] /= static_cast<double>(t.async_signals);
   }
   t.observed_hits = tally.hits.total;
+  if (session.slot_checks_attached) {
+    auto checks = session.slot_checks.find(tid);
+    t.observed_corruptions = checks != session.slot_checks.end() ? checks->second.overwritten : 0;
+  }
+  for (const auto& crash : crashes)
+    if (crash.fatal.tid == tid && crash.signature.verdict != model::CrashVerdict::Unrelated) ++t.observed_crashes;
   return t;
 }
 
@@ -90,6 +119,7 @@ std::string duration_text(double s) {
 std::optional<ModelSection> build_model_section(const model::Session& session, const model::Joiner& joiner) {
   if (session.routines.empty() || session.frame_map.empty()) return std::nullopt;
   ModelSection section;
+  section.crashes = crash_rows(session, joiner);
   const auto flags = seen_handler_flags(joiner);
   model::ResumeShapes all;
   for (const auto& [tid, tally] : joiner.threads()) all.merge(tally.shapes);
@@ -116,7 +146,7 @@ std::optional<ModelSection> build_model_section(const model::Session& session, c
   const auto landing = model::landing_input(*session.landing, session.routines.front().window);
   std::vector<model::ThreadInput> inputs;
   for (const auto& [tid, tally] : joiner.threads()) {
-    inputs.push_back(thread_input(session, tid, tally, flags));
+    inputs.push_back(thread_input(session, tid, tally, flags, section.crashes));
     section.threads.push_back(model::predict_thread(landing, inputs.back()));
   }
   section.process = model::predict_process(landing, inputs);
@@ -148,7 +178,14 @@ nlohmann::json model_json(const ModelSection& section) {
   for (const auto& [shape, count] : section.shapes)
     shapes.push_back({{"routine", shape.routine}, {"distance", shape.distance}, {"sp_align", shape.sp_align},
                       {"resumes", count}});
+  nlohmann::json crashes = nlohmann::json::array();
+  for (const auto& c : section.crashes)
+    crashes.push_back({{"tid", c.fatal.tid}, {"signal", c.fatal.sig}, {"ip", fmt::format("{:#x}", c.fatal.ip)},
+                       {"fault_addr", fmt::format("{:#x}", c.fatal.fault_addr)},
+                       {"kind", model::to_string(c.signature.kind)}, {"verdict", model::to_string(c.signature.verdict)},
+                       {"summary", c.signature.summary}});
   return {{"resume_shapes", shapes},
+          {"crashes", crashes},
           {"geometry", handlers},
           {"prediction", section.process ? prediction_json(*section.process) : nlohmann::json(nullptr)},
           {"threads", threads},
@@ -157,6 +194,7 @@ nlohmann::json model_json(const ModelSection& section) {
 
 void render_model(std::string& out, const ModelSection& section) {
   auto put = std::back_inserter(out);
+  for (const auto& c : section.crashes) fmt::format_to(put, "\nFatal signal, tid {}: {}\n", c.fatal.tid, c.signature.summary);
   out += "\nGeometry of the resumes seen (what a hit at each window instruction would do):\n";
   for (const auto& h : section.handlers) {
     fmt::format_to(put, "  {} handler ({}{}{}):\n", h.name, h.flags & UT_SIG_SIGINFO ? "SA_SIGINFO" : "plain",
@@ -179,9 +217,12 @@ void render_model(std::string& out, const ModelSection& section) {
                  p.hits_per_s.value, p.hits_per_s.ci.low, p.hits_per_s.ci.high, p.observed_hits.per_s,
                  p.observed_hits.count);
   fmt::format_to(put, "  corruptions/s   predicted {:.3g} (95 % {:.3g}-{:.3g}; up to {:.3g} with vector state or "
-                      "handler stack)\n",
+                      "handler stack), measured {}\n",
                  p.corruptions_per_s.value, p.corruptions_per_s.ci.low, p.corruptions_per_s.ci.high,
-                 p.corruptions_upper_per_s);
+                 p.corruptions_upper_per_s,
+                 p.observed_corruptions ? fmt::format("{:.3g} ({} hits with the slot overwritten)", p.observed_corruptions->per_s,
+                                                      p.observed_corruptions->count)
+                                        : std::string("not measured"));
   fmt::format_to(put, "  crashes/s       predicted {:.3g} (95 % {:.3g}-{:.3g}): corruptions of the return address\n",
                  p.crashes_per_s.value, p.crashes_per_s.ci.low, p.crashes_per_s.ci.high);
   fmt::format_to(put, "  MTBF            {} (95 % {} - {}), from the crash rate\n", duration_text(p.mtbf_s.value),

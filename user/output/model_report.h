@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/crash_signature.h"
 #include "model/exposure_model.h"
 #include "model/join.h"
 #include "model/resume_geometry.h"
@@ -24,12 +25,18 @@ struct HandlerGeometry {
   std::vector<model::InstructionFates> window;  // over every resume seen, all threads
 };
 
+struct CrashRow {
+  model::FatalSignal fatal;
+  model::CrashSignature signature;
+};
+
 struct ModelSection {
   std::vector<HandlerGeometry> handlers;  // signals taken by interrupt, by number
   std::vector<std::pair<model::ResumeShape, uint64_t>> shapes;  // the most frequent resume shapes
   std::optional<model::Prediction> process;
   std::vector<model::Prediction> threads;
   std::string no_prediction;  // why `process` is empty
+  std::vector<CrashRow> crashes;  // fatal signals delivered to traced threads, classified
 };
 
 // nullopt when there is nothing to model (no routine traced, or no frame map).

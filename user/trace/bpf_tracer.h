@@ -25,6 +25,8 @@ namespace ut::trace {
 struct EventHandlers {
   std::function<void(const ut_resume_event&)> on_resume;
   std::function<void(const ut_signal_event&)> on_signal;
+  std::function<void(const ut_slot_check_event&)> on_slot_check;  // after attach_slot_checks()
+  std::function<void(const ut_fatal_event&)> on_fatal;
 };
 
 struct SignalCount {
@@ -43,6 +45,9 @@ class BpfTracer {
   // Tells the kernel side which routines of process `pid` to watch (absolute addresses).
   void watch_process(pid_t pid, const ut_target& target);
   void attach_signal_hook();
+  // Reads each window hit's slot again at the handler's rt_sigreturn (raw_tp/sys_enter): every
+  // syscall on the host pays a few ns while attached, so only full tracing should attach it.
+  void attach_slot_checks();
   // A uprobe at `file_offset` of the object at `path`, firing once per entry into routine
   // `routine_index` of `pid`'s ut_target.
   void attach_resume_probe(pid_t pid, const std::string& path, uint64_t file_offset,

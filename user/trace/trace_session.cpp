@@ -120,6 +120,8 @@ TraceResult trace_process(const TraceOptions& options) {
                                           found.routines.begin() + static_cast<long>(session.routines.size()));
   tracer.watch_process(options.pid, proc::make_target(traced));
   tracer.attach_signal_hook();
+  tracer.attach_slot_checks();  // issue 5: with tracing modes, in full tracing only
+  session.slot_checks_attached = true;
   for (uint32_t index = 0; index < traced.size(); ++index) {
     if (traced[index].routine.probes.empty())
       result.warnings.push_back(fmt::format("{}: no safe place to count resumes of {}; signals only",
@@ -130,7 +132,9 @@ TraceResult trace_process(const TraceOptions& options) {
 
   ExitWatch exit_watch(options.pid);
   EventHandlers handlers{[&](const ut_resume_event& e) { result.joiner->add(e); },
-                         [&](const ut_signal_event& e) { result.joiner->add(e); }};
+                         [&](const ut_signal_event& e) { result.joiner->add(e); },
+                         [&](const ut_slot_check_event& e) { model::add_slot_check(session.slot_checks[e.hdr.tid], e); },
+                         [&](const ut_fatal_event& e) { session.fatal_signals.push_back(model::to_fatal_signal(e)); }};
   if (options.on_attached)
     options.on_attached(fmt::format("attached to PID {} ({}): {} routine(s), {} probe(s)",
                                     options.pid, session.comm, traced.size(),
