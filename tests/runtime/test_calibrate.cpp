@@ -95,8 +95,29 @@ TEST_F(Calibrate, LandingStormThenTracedStormReportsThePrediction) {
   EXPECT_GE(prediction.at("hits_per_s").at("high").get<double>(),
             prediction.at("hits_per_s").at("value").get<double>());
   // Window hits counted by the tracer are the observation the model is compared with.
-  EXPECT_EQ(prediction.at("observed_hits").at("count").get<uint64_t>(),
-            report.at("hits").at("total").get<uint64_t>());
+  const auto hits = report.at("hits").at("total").get<uint64_t>();
+  EXPECT_EQ(prediction.at("observed_hits").at("count").get<uint64_t>(), hits);
+  // Every hit whose handler returned had its slot read again; a changed slot is a measured corruption.
+  const auto& checks = model.at("slot_checks");
+  ASSERT_FALSE(checks.is_null());
+  EXPECT_LE(checks.at("checked").get<uint64_t>(), hits);
+  EXPECT_LE(checks.at("overwritten").get<uint64_t>(), checks.at("checked").get<uint64_t>());
+  EXPECT_EQ(prediction.at("observed_corruptions").at("count"), checks.at("overwritten"));
+  EXPECT_TRUE(model.at("crashes").empty()) << "the workload does not crash at the default padding";
+}
+
+TEST_F(Calibrate, EveryWindowHitsSlotIsReadAgainWhenItsHandlerReturns) {
+  UT_REQUIRE_ROOT();
+  // The workload stops once its own handler has seen 2 window hits; each handler returns.
+  auto traced = run_tool({"demo", "--depth", "0", "--duration", "90", "--hits", "2", "-q", "--json", "-"}, cache_, 180);
+  ASSERT_EQ(traced.status, 0) << traced.err;
+  auto report = nlohmann::json::parse(traced.out);
+  const auto hits = report.at("hits").at("total").get<uint64_t>();
+  if (hits == 0) GTEST_SKIP() << "no window hit in 90 s on this host";
+  const auto& checks = report.at("model").at("slot_checks");
+  ASSERT_FALSE(checks.is_null());
+  EXPECT_EQ(checks.at("checked").get<uint64_t>(), hits);
+  EXPECT_EQ(checks.at("unreadable").get<uint64_t>(), 0u);
 }
 
 }  // namespace

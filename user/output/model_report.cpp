@@ -120,6 +120,15 @@ std::optional<ModelSection> build_model_section(const model::Session& session, c
   if (session.routines.empty() || session.frame_map.empty()) return std::nullopt;
   ModelSection section;
   section.crashes = crash_rows(session, joiner);
+  if (session.slot_checks_attached) {
+    section.slot_checks.emplace();
+    for (const auto& [tid, c] : session.slot_checks) {
+      section.slot_checks->checked += c.checked;
+      section.slot_checks->overwritten += c.overwritten;
+      section.slot_checks->unreadable += c.unreadable;
+      section.slot_checks->return_address += c.return_address;
+    }
+  }
   const auto flags = seen_handler_flags(joiner);
   model::ResumeShapes all;
   for (const auto& [tid, tally] : joiner.threads()) all.merge(tally.shapes);
@@ -184,7 +193,13 @@ nlohmann::json model_json(const ModelSection& section) {
                        {"fault_addr", fmt::format("{:#x}", c.fatal.fault_addr)},
                        {"kind", model::to_string(c.signature.kind)}, {"verdict", model::to_string(c.signature.verdict)},
                        {"summary", c.signature.summary}});
+  nlohmann::json checks = nullptr;
+  if (section.slot_checks)
+    checks = {{"checked", section.slot_checks->checked}, {"overwritten", section.slot_checks->overwritten},
+              {"return_address", section.slot_checks->return_address},
+              {"unreadable", section.slot_checks->unreadable}};
   return {{"resume_shapes", shapes},
+          {"slot_checks", checks},
           {"crashes", crashes},
           {"geometry", handlers},
           {"prediction", section.process ? prediction_json(*section.process) : nlohmann::json(nullptr)},
@@ -220,8 +235,9 @@ void render_model(std::string& out, const ModelSection& section) {
                       "handler stack), measured {}\n",
                  p.corruptions_per_s.value, p.corruptions_per_s.ci.low, p.corruptions_per_s.ci.high,
                  p.corruptions_upper_per_s,
-                 p.observed_corruptions ? fmt::format("{:.3g} ({} hits with the slot overwritten)", p.observed_corruptions->per_s,
-                                                      p.observed_corruptions->count)
+                 p.observed_corruptions && section.slot_checks
+                     ? fmt::format("{:.3g} ({} of {} hits checked had the slot changed)", p.observed_corruptions->per_s,
+                                   p.observed_corruptions->count, section.slot_checks->checked)
                                         : std::string("not measured"));
   fmt::format_to(put, "  crashes/s       predicted {:.3g} (95 % {:.3g}-{:.3g}): corruptions of the return address\n",
                  p.crashes_per_s.value, p.crashes_per_s.ci.low, p.crashes_per_s.ci.high);

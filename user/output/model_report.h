@@ -37,6 +37,7 @@ struct ModelSection {
   std::vector<model::Prediction> threads;
   std::string no_prediction;  // why `process` is empty
   std::vector<CrashRow> crashes;  // fatal signals delivered to traced threads, classified
+  std::optional<model::SlotCheckCounts> slot_checks;  // all threads; nullopt when not attached
 };
 
 // nullopt when there is nothing to model (no routine traced, or no frame map).
