@@ -218,4 +218,45 @@ struct ut_inject_event {
 	__u8 unreadable;  /* bit i: slot i could not be read */
 };
 
+/*
+ * Issue 5 (appended): a window hit's stale slot read again when the handler returns, and fatal
+ * signals delivered to traced threads. handle_signal_deliver remembers each window hit in
+ * `slot_checks` (by tid); handle_sigreturn (raw_tp/sys_enter, rt_sigreturn only, attached in
+ * full tracing only) reads the slot once more, after the frame and the handler have written it.
+ */
+enum ut_model_event_kind {
+	UT_EVENT_SLOT_CHECK = 32, /* struct ut_slot_check_event */
+	UT_EVENT_FATAL = 33,      /* struct ut_fatal_event */
+};
+
+/* Value of `slot_checks`, keyed by tid: the thread's last window hit not yet checked. */
+struct ut_pending_slot {
+	__u64 hit_ktime_ns;
+	__u64 slot_addr;
+	__u64 before;
+	__s32 sig;
+	__u32 routine_offset;
+	__u8 window_class;
+	__u8 pad[7];
+};
+
+struct ut_slot_check_event {
+	struct ut_event_header hdr;
+	struct ut_pending_slot hit;
+	__u64 after;      /* the slot's value when the handler returned */
+	__u32 unreadable; /* the slot could not be read again */
+	__u32 pad;
+};
+
+/* A signal whose default action kills (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS)
+ * delivered to a traced thread without a handler, or any of them when the handler is SIG_DFL. */
+struct ut_fatal_event {
+	struct ut_event_header hdr;
+	__u64 ip;
+	__u64 sp;
+	__u64 fault_addr; /* si_addr */
+	__s32 sig;
+	__s32 si_code;
+};
+
 #endif /* UNWINDTRACE_EVENTS_H */

@@ -109,6 +109,9 @@ static __always_inline void fill_header(struct ut_event_header *hdr, __u32 kind,
 	hdr->ktime_ns = bpf_ktime_get_ns();
 }
 
+static void remember_window_hit(__u32 tid, const struct ut_signal_event *e); /* issue 5, below */
+static void report_fatal_signal(__u64 pid_tgid, int sig, __u64 info, const __u64 *regs);
+
 SEC("tp_btf/signal_deliver")
 int BPF_PROG(handle_signal_deliver, int sig, struct kernel_siginfo *info, struct k_sigaction *ka)
 {
@@ -131,6 +134,7 @@ int BPF_PROG(handle_signal_deliver, int sig, struct kernel_siginfo *info, struct
 	/* orig_ax holds the syscall number on syscall entry, -1 after an interrupt or exception. */
 	delivery = (long)regs[UT_REG_ORIG_AX] >= 0 ? UT_DELIVERY_SYSCALL : UT_DELIVERY_INTERRUPT;
 	count_signal(tgid, tid, sig, delivery);
+	report_fatal_signal(pid_tgid, sig, (__u64)info, regs);
 
 	ip = regs[UT_REG_IP];
 	for (r = 0; r < UT_MAX_ROUTINES; r++) {
@@ -181,6 +185,7 @@ int BPF_PROG(handle_signal_deliver, int sig, struct kernel_siginfo *info, struct
 			if (bpf_probe_read_user(&e->slot_value, sizeof(e->slot_value),
 						(void *)e->slot_addr))
 				e->slot_value = 0;
+			remember_window_hit(tid, e);
 			break;
 		}
 		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
@@ -238,4 +243,85 @@ int handle_resume(struct pt_regs *ctx)
 		e->target_ip = 0;
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	return 0;
+}
+
+/*
+ * Issue 5 (appended): the slot of each window hit read again when the handler returns, and fatal
+ * signals. handle_sigreturn runs on every syscall entry of the host while attached (a few ns
+ * each), so user space attaches it only in full tracing.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32); /* tid */
+	__type(value, struct ut_pending_slot);
+} slot_checks SEC(".maps");
+
+static __attribute__((noinline)) void remember_window_hit(__u32 tid, const struct ut_signal_event *e)
+{
+	struct ut_pending_slot pending = {
+		.hit_ktime_ns = e->hdr.ktime_ns,
+		.slot_addr = e->slot_addr,
+		.before = e->slot_value,
+		.sig = e->sig,
+		.routine_offset = e->routine_offset,
+		.window_class = e->window_class,
+	};
+
+	if (bpf_map_update_elem(&slot_checks, &tid, &pending, BPF_ANY))
+		count_lost(UT_LOST_COUNTER);
+}
+
+SEC("raw_tp/sys_enter")
+int handle_sigreturn(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 pid_tgid;
+	__u32 tid;
+	struct ut_pending_slot *pending;
+	struct ut_slot_check_event *e;
+
+	if (ctx->args[1] != 15) /* __NR_rt_sigreturn on x86-64 */
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	tid = (__u32)pid_tgid;
+	pending = bpf_map_lookup_elem(&slot_checks, &tid);
+	if (!pending)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(UT_LOST_SIGNAL);
+		bpf_map_delete_elem(&slot_checks, &tid);
+		return 0;
+	}
+	fill_header(&e->hdr, UT_EVENT_SLOT_CHECK, pid_tgid);
+	e->hit = *pending;
+	e->unreadable = bpf_probe_read_user(&e->after, sizeof(e->after), (void *)pending->slot_addr) ? 1 : 0;
+	if (e->unreadable)
+		e->after = 0;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	bpf_map_delete_elem(&slot_checks, &tid);
+	return 0;
+}
+
+/* SIGILL 4, SIGTRAP 5, SIGABRT 6, SIGBUS 7, SIGFPE 8, SIGSEGV 11, SIGSYS 31 */
+static __attribute__((noinline)) void report_fatal_signal(__u64 pid_tgid, int sig, __u64 info, const __u64 *regs)
+{
+	struct kernel_siginfo *si = (struct kernel_siginfo *)info;
+	struct ut_fatal_event *e;
+
+	if (sig != 4 && sig != 5 && sig != 6 && sig != 7 && sig != 8 && sig != 11 && sig != 31)
+		return;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(UT_LOST_SIGNAL);
+		return;
+	}
+	fill_header(&e->hdr, UT_EVENT_FATAL, pid_tgid);
+	e->ip = regs[UT_REG_IP];
+	e->sp = regs[UT_REG_SP];
+	e->fault_addr = (__u64)BPF_CORE_READ(si, _sifields._sigfault._addr);
+	e->si_code = BPF_CORE_READ(si, si_code);
+	e->sig = sig;
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }

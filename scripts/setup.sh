@@ -13,6 +13,8 @@ packages=(
   libbpf-dev bpftool
   # libraries: ELF, disassembler, CLI, formatting, JSON, tests
   libelf-dev zlib1g-dev libcapstone-dev libcli11-dev libfmt-dev nlohmann-json3-dev libgtest-dev
+  # Poisson confidence intervals of the exposure model (header-only)
+  libboost-math-dev
   # the unwinders the bundled workload is built against: GNU libunwind 1.6.2, LLVM libunwind 14
   libunwind8 libunwind-14
   # GNU libunwind's static archive, linked into an analysis test fixture

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer("Run 'unwindtrace COMMAND --help' for a command's options, output and exit codes.");
   auto attach = ut::commands::add_attach_command(app);
+  auto calibrate = ut::commands::add_calibrate_command(app);
   auto demo = ut::commands::add_demo_command(app);
   auto scan = ut::commands::add_scan_command(app);
   auto validate = ut::commands::add_validate_command(app);
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (app.got_subcommand("attach")) return attach();
+    if (app.got_subcommand("calibrate")) return calibrate();
     if (app.got_subcommand("demo")) return demo();
     if (app.got_subcommand("scan")) return scan();
     if (app.got_subcommand("validate")) return validate();

@@ -96,6 +96,21 @@ model::Session exposed_session() {
   s.kernel_resumes = {{kMainTid, 800'000}, {kWorkerTid, 400'000}};
   s.frame_size = model::FrameSize{2896, 2952};  // AMD host of BACKGROUND.md, below SP-128
   s.host = {.hostname = "ci-7", .kernel_release = "6.18.0", .cpu_model = "AMD EPYC 7B13"};
+  // A frame map and landing calibration so the model section appears (test_exposure_model.cpp
+  // checks its arithmetic).
+  host::FrameLayout layout;
+  layout.siginfo = true;
+  layout.frame_bytes = 2952;
+  layout.written = {{-2952, -60}};
+  s.frame_map.layouts = {layout};
+  s.landing.emplace();
+  s.landing->cpu_model = "AMD EPYC 7B13";
+  s.landing->seconds_per_landing = 1e-13;
+  s.landing->instructions = {{.offset = 0x61, .landings = 30, .w_s = 3e-12, .w_low_s = 0, .w_high_s = 0}};
+  s.slot_checks_attached = true;
+  s.slot_checks = {{kMainTid, {.checked = 2, .overwritten = 1}}};
+  s.fatal_signals = {{.tid = kMainTid, .ktime_ns = kStartKtime + 29'000'000'000, .sig = SIGSEGV, .si_code = 1,
+                      .ip = 0, .sp = 0x7ffd00001000, .fault_addr = 0}};
   return s;
 }
 

@@ -13,6 +13,7 @@ namespace ut::commands {
 using Action = std::function<int()>;
 
 Action add_attach_command(CLI::App& app);
+Action add_calibrate_command(CLI::App& app);
 Action add_demo_command(CLI::App& app);
 Action add_scan_command(CLI::App& app);
 Action add_validate_command(CLI::App& app);

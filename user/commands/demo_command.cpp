@@ -26,6 +26,7 @@ struct DemoOptions {
   double signal_rate = 20000;
   size_t padding = 16384;
   size_t handler_stack = 0;
+  unsigned depth = 2;
   OutputOptions output;
 };
 
@@ -70,7 +71,8 @@ int run_demo(const DemoOptions& options) {
                                 "--duration", fmt::format("{}", options.duration_s), "--signal-rate",
                                 fmt::format("{}", options.signal_rate), "--padding",
                                 std::to_string(options.padding), "--handler-stack",
-                                std::to_string(options.handler_stack), "--quiet"};
+                                std::to_string(options.handler_stack), "--depth",
+                                std::to_string(options.depth), "--quiet"};
   auto stop_args = stop_after_hits_args(options);
   argv.insert(argv.end(), stop_args.begin(), stop_args.end());
   proc::ChildProcess child(argv);
@@ -126,6 +128,8 @@ harmless; --padding 0 puts it where a frame can overwrite it (the workload may c
   cmd->add_option("--signal-rate", options->signal_rate, "signals per second")->check(CLI::Range(0.0, 1e6));
   cmd->add_option("--padding", options->padding, "bytes between landing-pad frames (moves D)");
   cmd->add_option("--handler-stack", options->handler_stack, "bytes of stack the handler uses");
+  cmd->add_option("--depth", options->depth, "landing-pad frames per throw (resumes = depth + 1)")
+      ->check(CLI::Range(0u, 1000u));
   cmd->add_option("--json", options->output.json_path, "also write the report as JSON to FILE ('-': stdout)");
   cmd->add_flag("-q,--quiet", options->output.quiet, "no live line per window hit");
   return [options] { return run_demo(*options); };

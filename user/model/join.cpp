@@ -122,6 +122,7 @@ void Joiner::add(const ut_resume_event& event) {
   tally.tgid = event.hdr.tgid;
   ++tally.resume_events;
   tally.distance.add(static_cast<int64_t>(event.target_sp - event.ctx));
+  tally.shapes.add(event.routine, event.target_sp, event.ctx);
 
   const StoredResume stored{event.seq, {event.seq, event.target_ip, event.target_sp, event.ctx}};
   if (event.seq <= tally.max_resume_seq) {

@@ -18,6 +18,7 @@
 #include "analysis/routine_window.h"
 #include "events.h"
 #include "model/geometry.h"
+#include "model/resume_shapes.h"
 
 namespace ut::model {
 
@@ -120,6 +121,7 @@ struct ThreadTally {
   uint64_t resume_events = 0;
   uint64_t max_resume_seq = 0;
   DistanceHistogram distance;        // of every resume event
+  ResumeShapes shapes;               // of every resume event, exact (model/resume_geometry.h)
   DeliveryCounts routine_signals{};  // signals inside a hazardous routine
   HitTally hits;
   std::array<uint64_t, kMissingResumeReasons> resume_missing{};  // indexed by MissingResume

@@ -14,9 +14,12 @@
 #include "analysis/resume_probe.h"
 #include "analysis/routine_window.h"
 #include "events.h"
+#include "host/calibration.h"
 #include "host/host_info.h"
+#include "model/crash_signature.h"
 #include "model/geometry.h"
 #include "model/sampling.h"
+#include "model/slot_checks.h"
 
 namespace ut::model {
 
@@ -66,6 +69,11 @@ struct Session {
   std::map<uint32_t, uint64_t> kernel_resumes;        // tid -> ut_thread_state.resumes
   std::array<uint64_t, UT_LOST_KINDS> lost_events{};  // indexed by ut_lost_kind
   std::optional<FrameSize> frame_size;                // measured on this host
+  host::FrameMap frame_map;                           // its written bytes (host/calibration.h)
+  std::optional<host::LandingCalibration> landing;    // w per window instruction, this CPU model
+  bool slot_checks_attached = false;                  // window hits' slots are read again
+  std::map<uint32_t, SlotCheckCounts> slot_checks;    // tid -> hits checked at rt_sigreturn
+  std::vector<FatalSignal> fatal_signals;             // delivered to traced threads
   host::HostInfo host;
 };
 

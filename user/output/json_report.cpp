@@ -206,6 +206,7 @@ json to_json(const Report& report) {
           {"threads", threads},
           {"routines", routines},
           {"signal_frame", frame},
+          {"model", report.model ? model_json(*report.model) : json(nullptr)},
           {"hits",
            {{"total", report.process.hits.total},
             {"listed", listed},

@@ -338,6 +338,7 @@ Report build_report(const model::Session& session, const model::Joiner& joiner) 
 
   report.lost.kernel = session.lost_events;
   report.lost.resume_seq_gaps = report.process.resume_seq_gaps;
+  report.model = build_model_section(session, joiner);
 
   report.exposure = exposure_of(report);
   report.verdict = verdict_of(report);

@@ -12,6 +12,7 @@
 #include "analysis/routine_window.h"
 #include "model/join.h"
 #include "model/session.h"
+#include "output/model_report.h"
 
 namespace ut::output {
 
@@ -112,6 +113,7 @@ struct Report {
   uint64_t hits_not_listed = 0;  // beyond JoinOptions::max_kept_hits
   std::optional<model::FrameSize> frame_size;
   LostEvents lost;
+  std::optional<ModelSection> model;  // geometry per handler, predicted vs observed (model_report.h)
 };
 
 // The joiner should be finished: signals still waiting for their resume are not in it yet.

@@ -281,6 +281,7 @@ std::string render_text(const Report& report) {
   render_distance(out, report.process.distance);
   render_frame(out, report.frame_size);
   render_hits(out, report);
+  if (report.model) render_model(out, *report.model);
   return out;
 }
 

@@ -110,6 +110,12 @@ void BpfTracer::attach_signal_hook() {
   links_.emplace_back(link);
 }
 
+void BpfTracer::attach_slot_checks() {
+  bpf_link* link = bpf_program__attach_raw_tracepoint(skel_->progs.handle_sigreturn, "sys_enter");
+  if (!link) throw kernel_error("cannot attach to raw_tp/sys_enter", errno, "raw tracepoints unavailable");
+  links_.emplace_back(link);
+}
+
 LinkPtr BpfTracer::attach_resume_probe(pid_t pid, const std::string& path, uint64_t file_offset,
                                        uint32_t routine_index) {
   LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = routine_index, .retprobe = false);
@@ -131,6 +137,10 @@ int BpfTracer::dispatch(void* self, void* data, size_t size) {
   else if (hdr->kind == UT_EVENT_SIGNAL && size >= sizeof(ut_signal_event) &&
            tracer->handlers_->on_signal)
     tracer->handlers_->on_signal(*static_cast<const ut_signal_event*>(data));
+  else if (hdr->kind == UT_EVENT_SLOT_CHECK && size >= sizeof(ut_slot_check_event) && tracer->handlers_->on_slot_check)
+    tracer->handlers_->on_slot_check(*static_cast<const ut_slot_check_event*>(data));
+  else if (hdr->kind == UT_EVENT_FATAL && size >= sizeof(ut_fatal_event) && tracer->handlers_->on_fatal)
+    tracer->handlers_->on_fatal(*static_cast<const ut_fatal_event*>(data));
   return 0;
 }
 

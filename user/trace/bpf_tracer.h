@@ -26,6 +26,8 @@ namespace ut::trace {
 struct EventHandlers {
   std::function<void(const ut_resume_event&)> on_resume;
   std::function<void(const ut_signal_event&)> on_signal;
+  std::function<void(const ut_slot_check_event&)> on_slot_check;  // after attach_slot_checks()
+  std::function<void(const ut_fatal_event&)> on_fatal;
 };
 
 struct SignalCount {
@@ -48,6 +50,9 @@ class BpfTracer {
   // Deletes what the maps still hold for `pid` (counters, thread states, losses).
   void forget_process(pid_t pid);
   void attach_signal_hook();
+  // Reads each window hit's slot again at the handler's rt_sigreturn (raw_tp/sys_enter): every
+  // syscall on the host pays a few ns while attached, so only full tracing should attach it.
+  void attach_slot_checks();
   // A uprobe at `file_offset` of the object at `path`, firing once per entry into routine
   // `routine_index` of `pid`'s ut_target; it counts only while the resume period is non-zero.
   LinkPtr attach_resume_probe(pid_t pid, const std::string& path, uint64_t file_offset,

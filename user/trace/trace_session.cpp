@@ -15,7 +15,7 @@
 
 #include "errors.h"
 #include "host/host_info.h"
-#include "host/signal_frame.h"
+#include "model/session_calibration.h"
 #include "proc/exception_unwinder.h"
 #include "proc/process_info.h"
 #include "proc/process_routines.h"
@@ -119,6 +119,8 @@ BpfTracer& TraceSession::tracer() {
   const auto start = Clock::now();
   tracer_ = std::make_unique<BpfTracer>(options_.ring_buffer_bytes);
   tracer_->attach_signal_hook();
+  // Reading each hit's slot again hooks every syscall on the host (a few ns each): full mode only.
+  if (options_.mode == model::TraceMode::Full) tracer_->attach_slot_checks();
   load_ms_ = seconds_between(start, Clock::now()) * 1000;
   if (options_.mode != model::TraceMode::SignalOnly) {
     model::DutyCycle cycle =
@@ -199,15 +201,12 @@ const model::Session& TraceSession::add_process(pid_t pid) {
   session.exe = process->info.exe;
   session.unwinder = describe_exception_unwinder(pid, packages_);
   if (!host_) host_ = host::read_host_info();
-  if (!frame_size_) frame_size_ = host::measure_signal_frame();
+  if (!calibration_) calibration_ = model::load_session_calibration();
   session.host = *host_;
   session.mode = options_.mode;
   if (options_.mode == model::TraceMode::Sampled) session.duty_cycle = options_.duty_cycle;
-  session.frame_size = frame_size_;
-  if (session.frame_size->max_bytes == 0) {
-    session.frame_size.reset();
-    result.warnings.push_back("could not measure this host's signal frame: hit geometry unknown");
-  }
+  model::apply(*calibration_, session, result.warnings);
+  session.slot_checks_attached = options_.mode == model::TraceMode::Full;
   if (found.routines.size() > UT_MAX_ROUTINES)
     result.warnings.push_back(fmt::format("{} hazardous routines mapped; tracing the first {}",
                                           found.routines.size(), UT_MAX_ROUTINES));
@@ -290,11 +289,23 @@ void TraceSession::drain() {
     auto it = processes_.find(static_cast<pid_t>(tgid));
     return it == processes_.end() ? nullptr : it->second->result.joiner.get();
   };
+  auto session_of = [this](uint32_t tgid) -> model::Session* {
+    auto it = processes_.find(static_cast<pid_t>(tgid));
+    return it == processes_.end() ? nullptr : &it->second->result.session;
+  };
   EventHandlers handlers{[&](const ut_resume_event& e) {
                            if (auto* joiner = joiner_of(e.hdr.tgid)) joiner->add(e);
                          },
                          [&](const ut_signal_event& e) {
                            if (auto* joiner = joiner_of(e.hdr.tgid)) joiner->add(e);
+                         },
+                         [&](const ut_slot_check_event& e) {
+                           if (auto* session = session_of(e.hdr.tgid))
+                             model::add_slot_check(session->slot_checks[e.hdr.tid], e);
+                         },
+                         [&](const ut_fatal_event& e) {
+                           if (auto* session = session_of(e.hdr.tgid))
+                             session->fatal_signals.push_back(model::to_fatal_signal(e));
                          }};
   tracer_->drain(handlers);
 }

@@ -21,6 +21,7 @@
 #include "model/join.h"
 #include "model/sampling.h"
 #include "model/session.h"
+#include "model/session_calibration.h"
 
 namespace ut::trace {
 
@@ -83,7 +84,7 @@ class TraceSession {
   analysis::AnalysisCache cache_;  // shared: many processes map the same unwinder
   host::PackageIndex packages_;                    // dpkg's file index, read once per session
   std::optional<host::HostInfo> host_;             // host facts, read once per session
-  std::optional<model::FrameSize> frame_size_;     // measured once per session (0 bytes: failed)
+  std::optional<model::SessionCalibration> calibration_;  // loaded once per session
   std::unique_ptr<BpfTracer> tracer_;
   std::unique_ptr<ResumeSampler> sampler_;  // full and sampled modes, once loaded
   double load_ms_ = 0;

@@ -1,0 +1,67 @@
+#include "model/landing_calibration.h"
+
+#include <map>
+#include <stdexcept>
+
+#include "model/exposure_model.h"
+#include "model/poisson_interval.h"
+
+namespace ut::model {
+
+host::LandingCalibration landing_from_trace(const Session& session, const Joiner& joiner,
+                                            const std::string& cpu_model) {
+  if (session.routines.empty() || session.duration_s <= 0)
+    throw std::runtime_error("nothing was traced: no hazardous routine in the workload");
+  const TracedRoutine& routine = session.routines.front();
+  host::LandingCalibration l;
+  l.cpu_model = cpu_model;
+  l.object_path = routine.object_path;
+  l.build_id = routine.build_id;
+  l.symbol = routine.symbol;
+  l.duration_s = session.duration_s;
+  for (const auto& insn : routine.window.window) l.window_offsets.push_back(static_cast<uint32_t>(insn.offset));
+
+  std::map<uint32_t, uint64_t> async_by_tid;
+  for (const auto& c : session.signal_counts) {
+    if (c.key.delivery == UT_DELIVERY_INTERRUPT) {
+      async_by_tid[c.key.tid] += c.count;
+      l.async_signals += c.count;
+    } else {
+      l.syscall_signals += c.count;
+    }
+  }
+  double exposure = 0;  // Σ_t async_t · R_t
+  for (const auto& [tid, resumes] : session.kernel_resumes) {
+    l.resumes += resumes;
+    auto async = async_by_tid.find(tid);
+    if (async != async_by_tid.end())
+      exposure += static_cast<double>(async->second) * static_cast<double>(resumes) / session.duration_s;
+  }
+  if (exposure <= 0)
+    throw std::runtime_error("no thread both resumed and took interrupt-delivered signals");
+  l.seconds_per_landing = 1 / exposure;
+
+  std::map<uint32_t, uint64_t> landings;
+  for (uint32_t offset : l.window_offsets) landings[offset] = 0;
+  for (const auto& [where, counts] : joiner.routine_offsets())
+    if (where.routine == 0 && counts[UT_DELIVERY_INTERRUPT] > 0) landings[where.offset] += counts[UT_DELIVERY_INTERRUPT];
+  for (const auto& [offset, count] : landings) {
+    const Interval ci = poisson_interval(count);
+    l.instructions.push_back({offset, count, static_cast<double>(count) * l.seconds_per_landing,
+                              ci.low * l.seconds_per_landing, ci.high * l.seconds_per_landing});
+  }
+  return l;
+}
+
+LandingInput landing_input(const host::LandingCalibration& landing, const analysis::RoutineWindow& window) {
+  LandingInput input;
+  input.seconds_per_landing = landing.seconds_per_landing;
+  for (const auto& insn : window.window) {
+    const auto offset = static_cast<uint32_t>(insn.offset);
+    const host::InstructionLanding* at = landing.at(offset);
+    input.window.push_back({offset, at ? at->landings : 0, insn.cls == analysis::ReadClass::ReturnAddress});
+  }
+  return input;
+}
+
+}  // namespace ut::model

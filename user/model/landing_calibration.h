@@ -1,0 +1,21 @@
+// Turns a traced storm on the bundled workload into the per-instruction residency w_i the
+// exposure model needs: where interrupt-delivered signals landed inside the routine, normalised
+// by how many such signals each thread took and how often it resumed.
+#pragma once
+
+#include "host/calibration.h"
+#include "model/join.h"
+#include "model/session.h"
+
+namespace ut::model {
+
+// Uses routine 0 of the session (the workload maps one libunwind). Throws std::runtime_error when
+// the trace saw no resumes or no interrupt-delivered signals.
+host::LandingCalibration landing_from_trace(const Session& session, const Joiner& joiner,
+                                            const std::string& cpu_model);
+
+// The model's view of a landing calibration, restricted to the window instructions of `window`.
+struct LandingInput;
+LandingInput landing_input(const host::LandingCalibration& landing, const analysis::RoutineWindow& window);
+
+}  // namespace ut::model
