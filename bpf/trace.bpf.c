@@ -269,7 +269,7 @@ static __attribute__((noinline)) void remember_window_hit(__u32 tid, const struc
 	};
 
 	if (bpf_map_update_elem(&slot_checks, &tid, &pending, BPF_ANY))
-		count_lost(UT_LOST_COUNTER);
+		count_lost(e->hdr.tgid, UT_LOST_COUNTER);
 }
 
 SEC("raw_tp/sys_enter")
@@ -289,7 +289,7 @@ int handle_sigreturn(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count_lost(UT_LOST_SIGNAL);
+		count_lost(pid_tgid >> 32, UT_LOST_SIGNAL);
 		bpf_map_delete_elem(&slot_checks, &tid);
 		return 0;
 	}
@@ -314,7 +314,7 @@ static __attribute__((noinline)) void report_fatal_signal(__u64 pid_tgid, int si
 		return;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count_lost(UT_LOST_SIGNAL);
+		count_lost(pid_tgid >> 32, UT_LOST_SIGNAL);
 		return;
 	}
 	fill_header(&e->hdr, UT_EVENT_FATAL, pid_tgid);

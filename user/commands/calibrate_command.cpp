@@ -39,7 +39,8 @@ host::LandingCalibration measure_landing(const CalibrateOptions& options, const 
   fmt::print(stderr, "unwindtrace calibrate: landing storm, {} threads, {:.0f} signals/s, {} s\n",
              options.threads, options.signal_rate, options.landing_s);
   trace::TraceOptions trace_options;
-  trace_options.pid = child.pid();
+  trace_options.pids = {child.pid()};
+  trace_options.session.mode = model::TraceMode::Full;  // w needs every resume counted
   trace_options.duration_s = options.landing_s + 30;  // the workload's exit ends it
   trace_options.stop = &stop_requested();
   trace_options.on_attached = [&](const std::string&) { child.write_stdin("go\n"); };
