@@ -1,0 +1,99 @@
+// `unwindtrace record`: host mode finds exposed processes by itself (also ones started after it),
+// leaves unexposed ones alone, writes records that `report` reads, and ends cleanly.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <thread>
+
+#include "record_support.h"
+#include "runtime_support.h"
+
+namespace ut::runtime_test {
+namespace {
+
+template <typename Predicate>
+bool eventually(double timeout_s, Predicate done) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return done();
+}
+
+TEST(RecordHostMode, TracesTheExposedProcessAndWritesItsRecords) {
+  UT_REQUIRE_ROOT();
+  Workload exposed("gnu", {"--threads", "1", "--signal-rate", "2000", "--duration", "60"});
+  Workload safe("libgcc", {"--threads", "1", "--signal-rate", "2000", "--duration", "60"});
+  exposed.go();
+  safe.go();
+  RecordRun run({"-p", std::to_string(exposed.pid()), "-p", std::to_string(safe.pid()), "--duration", "3",
+                 "--snapshot-s", "1"});
+  auto status = run.process().wait(60);
+  std::string err = run.process().read_stderr_rest();
+  ASSERT_EQ(status, 0) << err;
+  EXPECT_NE(err.find("record(s) written, 0 dropped"), std::string::npos) << err;
+
+  auto records = run.records();
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records.front()["kind"], "host");
+  EXPECT_FALSE(records.front()["cpu_model"].get<std::string>().empty());
+  auto last = run.last_process_record(exposed.pid());
+  ASSERT_FALSE(last.is_null()) << "no record for the exposed workload";
+  EXPECT_EQ(last["mode"], "signal-only");
+  EXPECT_GT(last["counts"]["signals"].get<uint64_t>(), 0u);
+  EXPECT_GE(last["duration_s"].get<double>(), 2.5);
+  EXPECT_NE(last["unwinder"]["object"].get<std::string>().find("libunwind"), std::string::npos);
+  EXPECT_GT(last["process_start_ticks"].get<uint64_t>(), 0u);
+  size_t snapshots = 0;
+  for (const auto& r : records) snapshots += r["kind"] == "process" && r["pid"] == exposed.pid();
+  EXPECT_GE(snapshots, 2u) << "periodic snapshots and the final one";
+  EXPECT_TRUE(run.last_process_record(safe.pid()).is_null()) << "libgcc's unwinder is not exposed";
+
+  for (const auto& entry : std::filesystem::directory_iterator(run.directory())) {
+    struct stat st {};
+    ASSERT_EQ(stat(entry.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0640u) << entry.path();
+  }
+  proc::ChildProcess report({tool_path(), "report", run.directory().string(), "--json", "-"});
+  auto report_status = report.wait(30);
+  auto json = nlohmann::json::parse(report.read_stdout_rest());
+  EXPECT_EQ(report_status, 0);
+  EXPECT_EQ(json["fleet"]["processes"], 1);
+  EXPECT_EQ(json["input"]["bad_lines"], 0);
+  exposed.process().send_signal(SIGKILL);
+  safe.process().send_signal(SIGKILL);
+}
+
+TEST(RecordHostMode, PicksUpAProcessStartedLaterAndWritesItsFinalRecordAtExit) {
+  UT_REQUIRE_ROOT();
+  RecordRun run({"--duration", "30", "--rescan-s", "0.5", "--snapshot-s", "60"});
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  Workload late("gnu", {"--threads", "1", "--signal-rate", "1000", "--duration", "2"});
+  late.go();
+  late.finish(30);
+  EXPECT_TRUE(eventually(15, [&] {
+    auto last = run.last_process_record(late.pid());
+    return !last.is_null() && last["target_exited"].get<bool>();
+  })) << "no final record for a process started after record";
+  run.process().send_signal(SIGTERM);
+  auto status = run.process().wait(30);
+  EXPECT_EQ(status, 0) << run.process().read_stderr_rest();
+  EXPECT_TRUE(loaded_unwindtrace_programs().empty());
+}
+
+TEST(RecordHostMode, UnwritableOutputIsAUsageErrorBeforeTracing) {
+  UT_REQUIRE_ROOT();
+  proc::ChildProcess tool({tool_path(), "record", "--output", "/nonexistent/records", "--duration", "1"});
+  auto status = tool.wait(30);
+  std::string err = tool.read_stderr_rest();
+  EXPECT_EQ(status, 2) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(err.find("not a directory"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace ut::runtime_test
