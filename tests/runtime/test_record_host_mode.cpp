@@ -82,7 +82,6 @@ TEST(RecordHostMode, PicksUpAProcessStartedLaterAndWritesItsFinalRecordAtExit) {
   run.process().send_signal(SIGTERM);
   auto status = run.process().wait(30);
   EXPECT_EQ(status, 0) << run.process().read_stderr_rest();
-  EXPECT_TRUE(loaded_unwindtrace_programs().empty());
 }
 
 TEST(RecordHostMode, UnwritableOutputIsAUsageErrorBeforeTracing) {
