@@ -211,4 +211,23 @@ struct ut_inject_event {
 	__u8 unreadable;  /* bit i: slot i could not be read */
 };
 
+/*
+ * Host mode's crash signatures (bpf/crash.bpf.c): every fault signal delivered on the host
+ * (SIGSEGV, SIGBUS, SIGILL, SIGFPE raised by the kernel from a fault: si_code > 0), whatever the
+ * process. Registers and addresses only, never memory contents.
+ */
+#define UT_EVENT_CRASH 32
+
+struct ut_crash_event {
+	struct ut_event_header hdr;
+	__u64 ip;         /* the faulting instruction */
+	__u64 sp;         /* %rsp at the fault */
+	__u64 fault_addr; /* si_addr */
+	__s32 sig;
+	__s32 si_code;
+	__u8 flags;       /* UT_SIG_*: without UT_SIG_HANDLER the default action kills the process */
+	__u8 pad[7];
+	char comm[16];
+};
+
 #endif /* UNWINDTRACE_EVENTS_H */

@@ -96,3 +96,34 @@ TEST(RecordHostMode, UnwritableOutputIsAUsageErrorBeforeTracing) {
 
 }  // namespace
 }  // namespace ut::runtime_test
+
+namespace ut::runtime_test {
+namespace {
+
+// Any process on the host, traced or not: its fault becomes a crash record with the registers'
+// facts (a jump to 0 has IP 0).
+TEST(RecordHostMode, RecordsACrashOfAnyProcess) {
+  UT_REQUIRE_ROOT();
+  proc::ChildProcess crasher({std::string(UT_PROGRAM_DIR) + "/ut_jump_to_zero"});
+  ASSERT_EQ(crasher.read_stdout_line(10), "ready");
+  RecordRun run({"--duration", "30", "-p", std::to_string(crasher.pid())});
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // loaded and attached
+  crasher.write_stdin("go\n");
+  EXPECT_EQ(crasher.wait(10), 128 + SIGSEGV);
+  nlohmann::json crash;
+  EXPECT_TRUE(eventually(10, [&] {
+    for (auto& r : run.records())
+      if (r["kind"] == "crash" && r["pid"] == crasher.pid()) crash = r;
+    return !crash.is_null();
+  })) << "no crash record";
+  EXPECT_EQ(crash["signal"], "SIGSEGV");
+  EXPECT_EQ(crash["fault_ip"], "0x0");
+  EXPECT_TRUE(crash["return_to_zero"].get<bool>());
+  EXPECT_FALSE(crash["window_hit_before"].get<bool>());  // not an exposed process
+  EXPECT_EQ(crash["comm"], "ut_jump_to_zero");
+  run.process().send_signal(SIGTERM);
+  EXPECT_EQ(run.process().wait(30), 0);
+}
+
+}  // namespace
+}  // namespace ut::runtime_test

@@ -124,6 +124,18 @@ TEST(Records, HostAndCrashRecords) {
   EXPECT_TRUE(record["rsp_misaligned_by_8"].get<bool>());
 }
 
+TEST(Records, FaultSignatureFromRegisters) {
+  auto to_zero = fault_signature(SIGSEGV, 0, 0x7ffd'0000'1000);
+  EXPECT_TRUE(to_zero.return_to_zero);
+  EXPECT_FALSE(to_zero.non_canonical_ip);
+  EXPECT_FALSE(to_zero.rsp_misaligned_by_8);
+  auto wild = fault_signature(SIGSEGV, 0x4141'4141'4141'4141, 0x7ffd'0000'1008);
+  EXPECT_TRUE(wild.non_canonical_ip);
+  EXPECT_TRUE(wild.rsp_misaligned_by_8);
+  EXPECT_FALSE(fault_signature(SIGSEGV, 0x7f00'0000'1000, 0x7ffd'0000'1004).rsp_misaligned_by_8);
+  EXPECT_FALSE(fault_signature(SIGSEGV, 0xffff'ffff'8100'0000, 0).non_canonical_ip);  // kernel half: canonical
+}
+
 class RecordWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {

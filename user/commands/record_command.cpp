@@ -111,6 +111,12 @@ int run_record(const RecordOptions& options) {
     metrics.update(host_metrics);
   };
 
+  size_t crashes = 0;
+  trace_options.on_crash = [&](const output::CrashSignature& crash) {
+    writer.write(output::crash_record(crash, identity, now()));
+    ++crashes;
+  };
+
   // A duty cycle: trace sample × period, rest the remainder, until --duration or Ctrl-C.
   auto started = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
@@ -122,8 +128,8 @@ int run_record(const RecordOptions& options) {
     rescans_before += stats.scans;
     if (options.sample < 1) idle(std::min((1 - options.sample) * options.sample_period_s, total - elapsed()));
   }
-  fmt::print(stderr, "unwindtrace: {} process trace(s) recorded; {} record(s) written, {} dropped{}\n", processes,
-             writer.written(), writer.dropped(), options.output == "-" ? "" : " in " + options.output);
+  fmt::print(stderr, "unwindtrace: {} process trace(s) and {} crash(es) recorded; {} record(s) written, {} dropped{}\n",
+             processes, crashes, writer.written(), writer.dropped(), options.output == "-" ? "" : " in " + options.output);
   return static_cast<int>(writer.dropped() ? ExitCode::Internal : ExitCode::Ok);
 }
 

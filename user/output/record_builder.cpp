@@ -62,6 +62,17 @@ const char* to_string(TraceMode mode) {
   return "signal-only";
 }
 
+CrashSignature fault_signature(int32_t sig, uint64_t ip, uint64_t sp) {
+  constexpr uint64_t kUserTop = 0x0000'8000'0000'0000, kKernelBottom = 0xffff'8000'0000'0000;
+  CrashSignature crash;
+  crash.sig = sig;
+  crash.fault_ip = ip;
+  crash.return_to_zero = ip == 0;
+  crash.non_canonical_ip = ip >= kUserTop && ip < kKernelBottom;
+  crash.rsp_misaligned_by_8 = (sp & 0xf) == 8;
+  return crash;
+}
+
 CorruptionEstimate estimate_corruptions(const Report& report, double confidence) {
   CorruptionEstimate estimate;
   estimate.confidence = confidence;
@@ -161,6 +172,8 @@ json crash_record(const CrashSignature& crash, const host::HostIdentity& host, c
   record["exe"] = crash.exe;
   record["signal"] = host::signal_name(crash.sig);
   record["fault_ip"] = hex(crash.fault_ip);
+  record["fault_addr"] = hex(crash.fault_addr);
+  record["fatal"] = crash.fatal;
   record["return_to_zero"] = crash.return_to_zero;
   record["non_canonical_ip"] = crash.non_canonical_ip;
   record["rsp_misaligned_by_8"] = crash.rsp_misaligned_by_8;

@@ -45,12 +45,19 @@ struct CrashSignature {
   std::string exe;
   int32_t sig = 0;
   uint64_t fault_ip = 0;
+  uint64_t fault_addr = 0;           // si_addr: the address the access faulted on
+  bool fatal = true;                 // the default action ran (no handler): the process died
   bool return_to_zero = false;      // the faulting IP is 0 (a `ret` to a zeroed slot)
   bool non_canonical_ip = false;    // the IP is not a canonical x86-64 address
   bool rsp_misaligned_by_8 = false;  // %rsp % 16 == 8 where the ABI wants 0 (or the reverse)
   bool inside_unwinder = false;     // the thread was in an unwinder routine at the fault
   bool window_hit_before = false;   // a window hit of this thread preceded the fault
 };
+
+// The signature's register facts from a fault's IP and SP: return to 0, a non-canonical IP, and
+// SP ≡ 8 (mod 16) (the ABI keeps it 16-byte aligned at calls; code faulting with it off by 8
+// inside a function body is the register-corruption symptom of a defective host).
+CrashSignature fault_signature(int32_t sig, uint64_t ip, uint64_t sp);
 
 struct CorruptionEstimate {
   uint64_t corrupting_hits = 0;  // return-address hits whose slot lay in the bytes the kernel writes

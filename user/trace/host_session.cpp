@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <set>
 #include <thread>
 
@@ -19,6 +20,7 @@
 #include "proc/process_list.h"
 #include "proc/process_routines.h"
 #include "trace/bpf_tracer.h"
+#include "trace/crash_watch.h"
 #include "trace/privileges.h"
 
 namespace ut::trace {
@@ -48,6 +50,7 @@ class HostTracer {
   explicit HostTracer(const HostTraceOptions& options)
       : options_(options), tracer_(options.ring_buffer_bytes), frame_(options.frame), host_(host::read_host_info()) {
     tracer_.attach_signal_hook();
+    if (options.on_crash) crash_watch_ = std::make_unique<CrashWatch>();
   }
 
   HostScanStats run() {
@@ -59,7 +62,7 @@ class HostTracer {
     auto last_scan = Clock::now();
     for (;;) {
       std::this_thread::sleep_for(std::chrono::milliseconds(options_.poll_interval_ms));
-      tracer_.drain(handlers);
+      drain(handlers);
       if ((options_.stop && options_.stop->load()) || seconds_since(started) >= options_.duration_s) break;
       if (seconds_since(last_scan) >= options_.rescan_interval_s) {
         rescan();
@@ -70,7 +73,7 @@ class HostTracer {
         last_snapshot = Clock::now();
       }
     }
-    tracer_.drain(handlers);
+    drain(handlers);
     for (auto& [pid, process] : traced_) snapshot(*process, true);
     stats_.traced_now = 0;
     return stats_;
@@ -79,6 +82,7 @@ class HostTracer {
  private:
   const HostTraceOptions& options_;
   BpfTracer tracer_;
+  std::unique_ptr<CrashWatch> crash_watch_;
   std::optional<host::FrameSize> frame_;
   host::HostInfo host_;
   analysis::AnalysisCache cache_;
@@ -91,6 +95,40 @@ class HostTracer {
   void route(uint32_t tgid, const Event& event) {
     auto it = traced_.find(static_cast<pid_t>(tgid));
     if (it != traced_.end() && !it->second->ended) it->second->joiner->add(event);
+  }
+
+  // Window hits first: a hit that preceded a crash must be in its thread's tally before the crash.
+  void drain(const EventHandlers& handlers) {
+    tracer_.drain(handlers);
+    if (crash_watch_) crash_watch_->drain([this](const ut_crash_event& e) { options_.on_crash(signature(e)); });
+  }
+
+  output::CrashSignature signature(const ut_crash_event& e) const {
+    auto crash = output::fault_signature(e.sig, e.ip, e.sp);
+    pid_t pid = static_cast<pid_t>(e.hdr.tgid);
+    crash.pid = pid;
+    crash.comm = std::string(e.comm, strnlen(e.comm, sizeof(e.comm)));
+    crash.fault_addr = e.fault_addr;
+    crash.fatal = !(e.flags & UT_SIG_HANDLER);
+    auto placement = proc::read_process_placement(pid);  // empty once the process is gone
+    crash.namespace_pid = placement.namespace_pid;
+    crash.container_id = placement.container_id;
+    auto traced = traced_.find(pid);
+    if (traced == traced_.end()) {
+      try {
+        crash.exe = proc::read_process_info(pid).exe;
+      } catch (const std::exception&) {
+        // already reaped: the record has no exe
+      }
+      return crash;
+    }
+    const HostProcess& p = *traced->second;
+    crash.exe = p.info.exe;
+    for (const auto& routine : p.session.routines)
+      crash.inside_unwinder = crash.inside_unwinder || (e.ip >= routine.start && e.ip < routine.start + routine.window.size);
+    auto thread = p.joiner->threads().find(e.hdr.tid);
+    crash.window_hit_before = thread != p.joiner->threads().end() && thread->second.hits.total > 0;
+    return crash;
   }
 
   void note(const std::string& text) const {

@@ -4,7 +4,8 @@
 // session and joiner, so its report is built exactly as `attach` builds one.
 //
 // Drives BpfTracer directly (h1's multi-process session API was not available when this was
-// written); the per-process session setup mirrors trace_session.cpp.
+// written); the per-process session setup mirrors trace_session.cpp. Crashes of every process
+// come from the crash watch (bpf/crash.bpf.c), joined with what the traced processes showed.
 #pragma once
 
 #include <sys/types.h>
@@ -56,6 +57,8 @@ struct HostTraceOptions {
   // A process's totals so far (final = true once: at its end or the window's end).
   std::function<void(const HostProcess&, bool final)> on_snapshot;
   std::function<void(const HostScanStats&)> on_scan;
+  // A fault signal anywhere on the host (the crash watch); nullptr: no crash watch is loaded.
+  std::function<void(const output::CrashSignature&)> on_crash;
 };
 
 // Traces for options.duration_s (or until stop). Throws UserError for missing privileges or a
