@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define UT_EVENTS_VERSION 1
+#define UT_EVENTS_VERSION 2
 
 #define UT_MAX_ROUTINES 4     /* hazardous routines watched per traced process */
 #define UT_MAX_WINDOW_INSNS 8 /* window instructions per routine */
@@ -89,15 +89,20 @@ struct ut_signal_key {
 struct ut_thread_state {
 	__u64 resumes; /* resumes seen so far; the last one has seq == resumes */
 	__u32 tgid;
-	__u32 pad;
+	__u32 period;  /* the trace.bpf.c `resume_period` its last resume was seen in */
 };
 
-/* Indexes of the `lost_events` per-CPU array: what the programs could not record. */
+/* Indexes of a `lost_events` value (per tgid, per CPU): what the programs could not record. */
 enum ut_lost_kind {
 	UT_LOST_RESUME = 0,  /* ring buffer full: a resume event */
 	UT_LOST_SIGNAL = 1,  /* ring buffer full: a signal event */
 	UT_LOST_COUNTER = 2, /* a counter map full: a signal or resume went uncounted */
 	UT_LOST_KINDS = 3,
+};
+
+/* Value of the `lost_events` per-CPU hash, keyed by tgid. */
+struct ut_lost_counts {
+	__u64 n[UT_LOST_KINDS]; /* indexed by enum ut_lost_kind */
 };
 
 enum ut_event_kind { UT_EVENT_RESUME = 1, UT_EVENT_SIGNAL = 2 };
@@ -139,7 +144,9 @@ struct ut_signal_event {
 	__u8 window_class;    /* enum ut_window_class */
 	__u8 delivery;        /* enum ut_delivery */
 	__u8 flags;           /* UT_SIG_* */
-	__u8 pad[3];
+	__u8 resume_off;      /* 1: resumes were not being traced (signal-only mode, or outside a
+			       * sampled period, or none seen since): resume_seq is 0 */
+	__u8 pad[2];
 };
 
 /*

@@ -9,6 +9,13 @@
  *   only those events cross to user space.
  * handle_resume (uprobe): runs once per entry into a hazardous routine, at a probe point chosen
  *   by the analysis; counts the resume and emits the context pointer, target SP and target IP.
+ *   Attached only in full and sampled modes (signal-only mode loads it but never attaches it).
+ *
+ * resume_period gates resume tracing: user space sets it (non-zero, new for every sampled
+ * period) only once every resume probe is attached, and clears it before detaching any. While it
+ * is 0 the uprobe counts nothing, so the time it is non-zero is exactly the traced time, and a
+ * signal is joined to a resume only if its thread's last resume was seen in the current period
+ * (every resume since then was seen too).
  *
  * Events go to one ring buffer without wakeups: user space drains it on a timer, so a busy
  * target never pays for a wakeup. Failed reservations are counted, never dropped silently.
@@ -50,18 +57,25 @@ struct {
 } signal_counts SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, UT_LOST_KINDS);
-	__type(key, __u32);
-	__type(value, __u64);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32); /* tgid */
+	__type(value, struct ut_lost_counts);
 } lost_events SEC(".maps");
 
-static __always_inline void count_lost(__u32 kind)
-{
-	__u64 *lost = bpf_map_lookup_elem(&lost_events, &kind);
+volatile __u32 resume_period; /* written by user space through the skeleton's bss */
 
-	if (lost)
-		*lost += 1;
+static __always_inline void count_lost(__u32 tgid, __u32 kind)
+{
+	struct ut_lost_counts zero = {}, *lost;
+
+	lost = bpf_map_lookup_elem(&lost_events, &tgid);
+	if (!lost) {
+		bpf_map_update_elem(&lost_events, &tgid, &zero, BPF_NOEXIST);
+		lost = bpf_map_lookup_elem(&lost_events, &tgid);
+	}
+	if (lost && kind < UT_LOST_KINDS)
+		lost->n[kind] += 1;
 }
 
 static __always_inline void count_signal(__u32 tgid, __u32 tid, int sig, __u32 delivery)
@@ -74,7 +88,7 @@ static __always_inline void count_signal(__u32 tgid, __u32 tid, int sig, __u32 d
 		bpf_map_update_elem(&signal_counts, &key, &zero, BPF_NOEXIST);
 		count = bpf_map_lookup_elem(&signal_counts, &key);
 		if (!count) {
-			count_lost(UT_LOST_COUNTER);
+			count_lost(tgid, UT_LOST_COUNTER);
 			return;
 		}
 	}
@@ -105,7 +119,7 @@ int BPF_PROG(handle_signal_deliver, int sig, struct kernel_siginfo *info, struct
 	struct ut_signal_event *e;
 	struct ut_thread_state *state;
 	__u64 regs[UT_REG_COUNT];
-	__u32 delivery, tid = (__u32)pid_tgid;
+	__u32 delivery, period, tid = (__u32)pid_tgid;
 	__u64 ip;
 	int r, w;
 
@@ -129,12 +143,19 @@ int BPF_PROG(handle_signal_deliver, int sig, struct kernel_siginfo *info, struct
 
 		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 		if (!e) {
-			count_lost(UT_LOST_SIGNAL);
+			count_lost(tgid, UT_LOST_SIGNAL);
 			return 0;
 		}
 		fill_header(&e->hdr, UT_EVENT_SIGNAL, pid_tgid);
 		state = bpf_map_lookup_elem(&threads, &tid);
-		e->resume_seq = state ? state->resumes : 0;
+		period = resume_period;
+		if (state && period && state->period == period) {
+			e->resume_off = 0;
+			e->resume_seq = state->resumes;
+		} else {
+			e->resume_off = 1;
+			e->resume_seq = 0;
+		}
 		e->ip = ip;
 		e->sp = regs[UT_REG_SP];
 		e->ctx = reg_value(regs, routine->ctx_reg);
@@ -179,10 +200,11 @@ int handle_resume(struct pt_regs *ctx)
 	struct ut_routine *routine;
 	struct ut_resume_event *e;
 	__u64 regs[UT_REG_COUNT];
+	__u32 period = resume_period;
 	__u64 seq;
 
 	/* The uprobe is attached per process; the check also covers a recycled pid. */
-	if (!target || index >= UT_MAX_ROUTINES)
+	if (!target || !period || index >= UT_MAX_ROUTINES)
 		return 0;
 	routine = &target->routines[index];
 
@@ -191,15 +213,16 @@ int handle_resume(struct pt_regs *ctx)
 		bpf_map_update_elem(&threads, &tid, &fresh, BPF_NOEXIST);
 		state = bpf_map_lookup_elem(&threads, &tid);
 		if (!state) {
-			count_lost(UT_LOST_COUNTER);
+			count_lost(tgid, UT_LOST_COUNTER);
 			return 0;
 		}
 	}
 	seq = ++state->resumes; /* only this thread writes its own entry */
+	state->period = period;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count_lost(UT_LOST_RESUME);
+		count_lost(tgid, UT_LOST_RESUME);
 		return 0;
 	}
 	fill_header(&e->hdr, UT_EVENT_RESUME, pid_tgid);

@@ -6,7 +6,8 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 want=${1:-100}; reps=${2:-5}
-tool=$top/build/unwindtrace
+build=${UT_BUILD_DIR:-$top/build}
+tool=$build/unwindtrace
 [ -x "$tool" ] || { echo "bench_scan.sh: build first: scripts/setup.sh" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "bench_scan.sh: run as root (reads every process)" >&2; exit 4; }
 
@@ -19,7 +20,7 @@ user_processes() { local n=0 p; for p in /proc/[0-9]*; do [ -e "$p/exe" ] && n=$
 have=$(user_processes)
 flavors=(gnu llvm libgcc)
 for ((i = 0; have + i < want; i++)); do
-  "$top/build/workload/unwindtrace-workload-${flavors[i % 3]}" --wait-for-go --quiet <&3 >/dev/null &
+  "$build/workload/unwindtrace-workload-${flavors[i % 3]}" --wait-for-go --quiet <&3 >/dev/null &
   pids+=($!)
 done
 sleep 1

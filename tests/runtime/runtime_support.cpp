@@ -73,6 +73,18 @@ std::optional<int> Tracer::finish(double timeout_s) {
   return status;
 }
 
+std::vector<std::string> bpf_link_types(pid_t pid) {
+  std::vector<std::string> types;
+  const std::filesystem::path fdinfo = "/proc/" + std::to_string(pid) + "/fdinfo";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(fdinfo, ec)) {
+    std::ifstream in(entry.path());
+    for (std::string line; std::getline(in, line);)
+      if (line.starts_with("link_type:")) types.push_back(line.substr(line.find_first_not_of(" \t", 10)));
+  }
+  return types;
+}
+
 std::vector<std::string> loaded_unwindtrace_programs() {
   std::vector<std::string> names;
   FILE* pipe = popen("bpftool -j prog show 2>/dev/null", "r");

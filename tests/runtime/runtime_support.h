@@ -68,6 +68,10 @@ class Tracer {
   std::string stdout_, stderr_;
 };
 
+// Kinds of the BPF links process `pid` holds open ("tracing", "perf" for a uprobe, ...), read
+// from /proc/PID/fdinfo: what one tracer attached, whatever other tracers on the host do.
+std::vector<std::string> bpf_link_types(pid_t pid);
+
 // Programs of ours still loaded in the kernel (by program name).
 std::vector<std::string> loaded_unwindtrace_programs();
 

@@ -13,7 +13,7 @@ TEST(AttachLifecycle, SigtermDetachesAndLeavesNoProgramsBehind) {
   ASSERT_TRUE(loaded_unwindtrace_programs().empty()) << "programs left by an earlier run";
   Workload workload("gnu", {"--threads", "1", "--signal-rate", "2000", "--duration", "60"});
   workload.go();
-  Tracer tracer(workload.pid());
+  Tracer tracer(workload.pid(), {"--mode", "full"});  // resumes counted from the start
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
   EXPECT_EQ(loaded_unwindtrace_programs().size(), 2u);
   tracer.process().send_signal(SIGTERM);

@@ -2,6 +2,8 @@
 // the workload counted itself, signal for signal, and window hits must actually occur.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -34,17 +36,45 @@ uint64_t kernel_signal_total(const nlohmann::json& report, const std::string& na
   return 0;
 }
 
+// The signal side, which every mode traces in full: the signal count, and every signal inside the
+// routine, offset by offset (zero missed, zero invented), equal the workload's own counts.
+void expect_signal_side_matches(const nlohmann::json& report, const nlohmann::json& own,
+                                const std::vector<uint64_t>& offsets) {
+  EXPECT_EQ(report["lost"]["signal_events"], 0);
+  EXPECT_EQ(kernel_signal_total(report, own["signal"].get<std::string>()),
+            own["signals_handled"].get<uint64_t>());
+  ASSERT_EQ(report["routines"].size(), 1u);
+  uint64_t traced_in_routine = 0, own_in_routine = 0;
+  for (const auto& row : report["routines"][0]["listing"]) {
+    uint64_t offset = row["offset"].get<uint64_t>();
+    uint64_t traced = row["signals"]["interrupt"].get<uint64_t>() + row["signals"]["syscall"].get<uint64_t>();
+    EXPECT_EQ(traced, residency_at(own, offset)) << "at +" << std::hex << offset;
+    traced_in_routine += traced;
+  }
+  for (const auto& [key, count] : own["setcontext"]["residency"].items()) own_in_routine += count.get<uint64_t>();
+  EXPECT_EQ(traced_in_routine, own_in_routine);
+
+  uint64_t own_hits = 0;
+  for (uint64_t offset : offsets) own_hits += residency_at(own, offset);
+  EXPECT_EQ(report["hits"]["total"].get<uint64_t>(), own_hits);
+  EXPECT_GE(own_hits, 1u) << "no window hit in " << own["duration_s"] << " s: storm too weak here";
+  EXPECT_EQ(report["verdict"]["exposure"], own_hits > 0 ? "hit" : "exposed");
+}
+
+// A storm that runs until the workload's own handler has seen window hits (where storms land
+// differs between CPUs, so not for a fixed time sized elsewhere).
+std::vector<std::string> storm_until_hits(const std::vector<uint64_t>& offsets) {
+  return {"--threads", "2", "--signal-rate", "20000", "--duration", "300", "--stop-after-window-hits", "2",
+          "--window-offsets", fmt::format("{:#x}", fmt::join(offsets, ","))};
+}
+
 TEST(AttachStorm, GnuLibunwindCountsAndHitsMatchTheWorkload) {
   UT_REQUIRE_ROOT();
   auto offsets = window_offsets();
   ASSERT_FALSE(offsets.empty()) << "the analysis found no window in " << kGnuLibunwind;
 
-  // Where storms land differs between CPUs, so the storm runs until the workload's own handler
-  // has seen window hits (or a generous limit), instead of for a fixed time sized elsewhere.
-  Workload workload("gnu", {"--threads", "2", "--signal-rate", "20000", "--duration", "300",
-                            "--stop-after-window-hits", "2", "--window-offsets",
-                            fmt::format("{:#x}", fmt::join(offsets, ","))});
-  Tracer tracer(workload.pid());
+  Workload workload("gnu", storm_until_hits(offsets));
+  Tracer tracer(workload.pid(), {"--mode", "full"});  // every resume, to compare with the workload's
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
   workload.go();
   auto own = workload.finish(330);
@@ -64,30 +94,89 @@ TEST(AttachStorm, GnuLibunwindCountsAndHitsMatchTheWorkload) {
   EXPECT_NEAR(static_cast<double>(traced_resumes), static_cast<double>(own_resumes), own_resumes * 0.01);
   EXPECT_EQ(report["process"]["resumes"]["events"].get<uint64_t>(), traced_resumes);
 
-  EXPECT_EQ(kernel_signal_total(report, own["signal"].get<std::string>()),
-            own["signals_handled"].get<uint64_t>());
-
-  // Every signal inside the routine, offset by offset: zero missed, zero invented.
-  ASSERT_EQ(report["routines"].size(), 1u);
-  uint64_t traced_in_routine = 0, own_in_routine = 0;
-  for (const auto& row : report["routines"][0]["listing"]) {
-    uint64_t offset = row["offset"].get<uint64_t>();
-    uint64_t traced = row["signals"]["interrupt"].get<uint64_t>() + row["signals"]["syscall"].get<uint64_t>();
-    EXPECT_EQ(traced, residency_at(own, offset)) << "at +" << std::hex << offset;
-    traced_in_routine += traced;
-  }
-  for (const auto& [key, count] : own["setcontext"]["residency"].items()) own_in_routine += count.get<uint64_t>();
-  EXPECT_EQ(traced_in_routine, own_in_routine);
-
-  uint64_t own_hits = 0;
-  for (uint64_t offset : offsets) own_hits += residency_at(own, offset);
-  EXPECT_EQ(report["hits"]["total"].get<uint64_t>(), own_hits);
-  EXPECT_GE(own_hits, 1u) << "no window hit in " << own["duration_s"] << " s: storm too weak here";
-  EXPECT_EQ(report["verdict"]["exposure"], own_hits > 0 ? "hit" : "exposed");
+  expect_signal_side_matches(report, own, offsets);
   for (const auto& hit : report["hits"]["listed"]) {
     EXPECT_TRUE(hit["class"].is_string()) << hit.dump();
     EXPECT_GT(hit["distance"].get<int64_t>(), 0);
   }
+}
+
+TEST(AttachStorm, SignalOnlyAttachesNoUprobeYetCountsEverySignalAndHit) {
+  UT_REQUIRE_ROOT();
+  auto offsets = window_offsets();
+  ASSERT_FALSE(offsets.empty()) << "the analysis found no window in " << kGnuLibunwind;
+  Workload workload("gnu", storm_until_hits(offsets));
+  Tracer tracer(workload.pid(), {"--mode", "signal-only"});
+  ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
+  const auto links = bpf_link_types(tracer.process().pid());
+  EXPECT_EQ(links.size(), 1u) << fmt::format("{}", fmt::join(links, ", "));
+  EXPECT_EQ(std::count(links.begin(), links.end(), "perf"), 0) << "a uprobe is attached";
+  workload.go();
+  auto own = workload.finish(330);
+  ASSERT_EQ(tracer.finish(60), 0) << tracer.stderr_text();
+  const auto& report = tracer.report();
+  ASSERT_TRUE(report.is_object()) << "no JSON report; stderr: " << tracer.stderr_text();
+
+  EXPECT_EQ(report["trace"]["mode"], "signal_only");
+  EXPECT_EQ(report["process"]["resumes"]["count"], 0);
+  EXPECT_TRUE(report["process"]["resumes"]["per_s"].is_null());
+  expect_signal_side_matches(report, own, offsets);
+  // Hits are characterised from the signal side alone, and no resume is a loss.
+  for (const auto& hit : report["hits"]["listed"]) {
+    EXPECT_EQ(hit["resume_missing"], "untraced") << hit.dump();
+    EXPECT_GT(hit["distance"].get<int64_t>(), 0) << hit.dump();
+    EXPECT_TRUE(hit["slot"]["addr"].get<std::string>() != "0x0") << hit.dump();
+  }
+  const auto& missing = report["process"]["resume_missing"];
+  EXPECT_EQ(missing["lost"].get<uint64_t>() + missing["expired"].get<uint64_t>() +
+                missing["not_seen"].get<uint64_t>() + missing["unprobed"].get<uint64_t>(),
+            0u);
+  EXPECT_FALSE(tracer.stdout_text().find("LOST EVENTS") != std::string::npos) << tracer.stdout_text();
+}
+
+TEST(AttachStorm, FullModeHoldsAUprobeLink) {  // the control for the test above
+  UT_REQUIRE_ROOT();
+  Workload workload("gnu", {"--threads", "1", "--signal-rate", "100", "--duration", "1"});
+  Tracer tracer(workload.pid(), {"--mode", "full"});
+  ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
+  const auto links = bpf_link_types(tracer.process().pid());
+  EXPECT_EQ(std::count(links.begin(), links.end(), "perf"), 1) << fmt::format("{}", fmt::join(links, ", "));
+  workload.go();
+  workload.finish(30);
+  EXPECT_EQ(tracer.finish(30), 0) << tracer.stderr_text();
+}
+
+TEST(AttachStorm, SampledResumeRateAgreesWithTheWorkloadsOwnWithinItsErrorBar) {
+  UT_REQUIRE_ROOT();
+  // Steady throwing; the tracer samples 20% of every second for 10 s, inside the workload's run.
+  Workload workload("gnu", {"--threads", "1", "--signal-rate", "1000", "--duration", "13"});
+  workload.go();
+  Tracer tracer(workload.pid(), {"--mode", "sampled", "--sample", "20%", "--sample-period", "1",
+                                 "--duration", "10"});
+  ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
+  ASSERT_EQ(tracer.finish(60), 0) << tracer.stderr_text();
+  auto own = workload.finish(60);
+  const auto& report = tracer.report();
+  ASSERT_TRUE(report.is_object()) << tracer.stderr_text();
+
+  const auto& resumes = report["process"]["resumes"];
+  EXPECT_EQ(report["trace"]["mode"], "sampled");
+  EXPECT_TRUE(resumes["estimated"].get<bool>());
+  const int periods = report["trace"]["sampling"]["periods"].get<int>();
+  EXPECT_GE(periods, 8);  // a slow poll on a busy host may skip a period, rarely two
+  EXPECT_NEAR(report["trace"]["resume_traced_s"].get<double>(), 0.2 * periods, 0.02 * periods);
+  EXPECT_EQ(resumes["events"], resumes["count"]) << "resume events and counts cover the same on-time";
+
+  const double own_rate = own["resumes"].get<double>() / own["duration_s"].get<double>();
+  const double rate = resumes["per_s"].get<double>();
+  const double error = resumes["per_s_error"].get<double>();
+  EXPECT_GT(error, 0);
+  EXPECT_LT(error, 0.5 * rate) << "an error bar this wide says nothing";
+  // Three standard errors: the bar is one.
+  EXPECT_NEAR(rate, own_rate, 3 * error) << "estimate " << rate << " ± " << error << " vs the workload's "
+                                         << own_rate;
+  // Signals are not sampled: every one is counted while the tracer is attached.
+  EXPECT_GT(kernel_signal_total(report, own["signal"].get<std::string>()), 0u);
 }
 
 class NotExposed : public ::testing::TestWithParam<const char*> {};

@@ -181,6 +181,19 @@ TEST(Join, EntryThatBypassedTheResumeProbeIsUnprobed) {
   EXPECT_EQ(rec.hits[1].distance, 1000);
 }
 
+TEST(Join, SignalWhileResumesWereNotTracedIsUntracedAndKeepsItsOwnDistance) {
+  Recorder rec;
+  Joiner joiner(rec.options());
+  ut_signal_event hit = return_address_hit(7, 0, kTargetSp, 2384);
+  hit.resume_off = 1;  // signal-only mode, or sampled mode's off-time
+  joiner.add(hit);
+
+  ASSERT_EQ(rec.hits.size(), 1u) << "joined at once, not waiting for a resume";
+  EXPECT_EQ(rec.hits[0].resume_missing, MissingResume::Untraced);
+  EXPECT_EQ(rec.hits[0].distance, 2384);
+  EXPECT_EQ(joiner.threads().at(7).resume_missing[static_cast<size_t>(MissingResume::Untraced)], 1u);
+}
+
 TEST(Join, OnlyWindowHitsAreCalledBackButEverySignalIsCounted) {
   Recorder rec;
   Joiner joiner(rec.options());

@@ -76,6 +76,8 @@ model::Session exposed_session() {
   s.ended_at = s.started_at + seconds{30};
   s.start_ktime_ns = kStartKtime;
   s.duration_s = 30.0;
+  s.mode = model::TraceMode::Full;
+  s.resume_traced_s = 30.0;
   s.routines.push_back({.object_path = "/usr/lib/x86_64-linux-gnu/libunwind.so.8",
                         .build_id = "0123abcd",
                         .symbol = "_Ux86_64_setcontext",
@@ -94,6 +96,17 @@ model::Session exposed_session() {
   s.kernel_resumes = {{kMainTid, 800'000}, {kWorkerTid, 400'000}};
   s.frame_size = model::FrameSize{2896, 2952};  // AMD host of BACKGROUND.md, below SP-128
   s.host = {.hostname = "ci-7", .kernel_release = "6.18.0", .cpu_model = "AMD EPYC 7B13"};
+  return s;
+}
+
+// The same process traced in sampled mode: 5% of every 10 s, three on-periods of 0.5 s.
+model::Session sampled_session() {
+  model::Session s = exposed_session();
+  s.mode = model::TraceMode::Sampled;
+  s.duty_cycle = model::DutyCycle{0.05, 10};
+  s.resume_traced_s = 1.5;
+  for (uint64_t count : {20'000u, 21'000u, 19'000u}) s.resume_periods.add_period(count, 0.5);
+  s.kernel_resumes = {{kMainTid, 40'000}, {kWorkerTid, 20'000}};
   return s;
 }
 
@@ -218,7 +231,9 @@ TEST(Report, ThreadsAndProcessFromKernelCountersAndEvents) {
   const Activity& main = r.threads[0];
   EXPECT_EQ(main.tid, kMainTid);
   EXPECT_EQ(main.resumes, 800'000u);
-  EXPECT_DOUBLE_EQ(main.resumes_per_s, 800'000 / 30.0);
+  ASSERT_TRUE(main.resumes_per_s.has_value());
+  EXPECT_DOUBLE_EQ(*main.resumes_per_s, 800'000 / 30.0);
+  EXPECT_FALSE(main.resumes_estimated);
   EXPECT_EQ(main.resume_events, 0u) << "main_thread_resumes() not fed here";
   EXPECT_EQ(main.signals_total, 410'000u);
   EXPECT_EQ(main.routine_signals[UT_DELIVERY_INTERRUPT], 4u);
@@ -343,15 +358,59 @@ std::set<std::string> documented_paths() {
   return paths;
 }
 
+TEST(Report, SampledModeScalesResumeRatesAndSaysTheyAreEstimates) {
+  const model::Session session = sampled_session();
+  const Report r = build_report(session, joined(session, {}, {}));
+  ASSERT_TRUE(r.process.resumes_per_s.has_value());
+  EXPECT_DOUBLE_EQ(*r.process.resumes_per_s, 60'000 / 1.5);  // per traced second, not per 30 s
+  EXPECT_TRUE(r.process.resumes_estimated);
+  EXPECT_DOUBLE_EQ(*r.process.resumes_per_s_error, session.resume_periods.estimate()->error_per_s);
+  EXPECT_DOUBLE_EQ(*r.threads[0].resumes_per_s, 40'000 / 1.5);
+  EXPECT_TRUE(r.threads[0].resumes_per_s_error.has_value());
+
+  const auto json = to_json(r);
+  EXPECT_EQ(json["trace"]["mode"], "sampled");
+  EXPECT_EQ(json["trace"]["sampling"]["periods"], 3);
+  EXPECT_TRUE(json["process"]["resumes"]["estimated"].get<bool>());
+  const std::string text = render_text(r);
+  EXPECT_TRUE(contains(text, "resume rates are estimates")) << text;
+  EXPECT_TRUE(contains(r.verdict, "resumes/s (sampled)")) << r.verdict;
+}
+
+TEST(Report, SignalOnlyModeHasNoResumeRateAndNoLoss) {
+  model::Session session = exposed_session();
+  session.mode = model::TraceMode::SignalOnly;
+  session.resume_traced_s = 0;
+  session.kernel_resumes.clear();
+  ut_signal_event hit = return_address_hit(kMainTid, 0, kTargetSp, kDistance, kStartKtime);
+  hit.resume_off = 1;
+  const Report r = build_report(session, joined(session, {}, {hit}));
+
+  EXPECT_FALSE(r.process.resumes_per_s.has_value());
+  EXPECT_EQ(r.process.hits.total, 1u);
+  EXPECT_FALSE(r.lost.any());
+  const auto json = to_json(r);
+  EXPECT_TRUE(json["process"]["resumes"]["per_s"].is_null());
+  EXPECT_EQ(json["process"]["resume_missing"]["untraced"], 1);
+  EXPECT_EQ(json["process"]["resume_missing"]["lost"], 0);
+  const std::string text = render_text(r);
+  EXPECT_TRUE(contains(text, "not a loss")) << text;
+  EXPECT_TRUE(contains(r.verdict, "EXPOSED: 1 window hit")) << r.verdict;
+}
+
 TEST(Report, SchemaDocumentsEveryJsonField) {
   // Hits with and without a resume, so both shapes of the nullable fields appear.
   model::Session session = exposed_session();
   auto resumes = main_thread_resumes();
   resumes.erase(resumes.begin() + 1);
   const Report r = build_report(session, joined(session, resumes, three_hits()));
+  // And a sampled trace, for the fields only that mode fills.
+  model::Session sampled = sampled_session();
+  const Report s = build_report(sampled, joined(sampled, resumes, three_hits()));
 
   std::set<std::string> in_json;
   collect_paths(to_json(r), "", in_json);
+  collect_paths(to_json(s), "", in_json);
   const std::set<std::string> in_doc = documented_paths();
   for (const std::string& path : in_json)
     EXPECT_TRUE(in_doc.count(path)) << "undocumented: " << path;

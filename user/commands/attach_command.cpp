@@ -1,5 +1,8 @@
-// unwindtrace attach -p PID: trace one running process until Ctrl-C, --duration, or its exit.
+// unwindtrace attach -p PID [-p PID ...]: trace running processes until Ctrl-C, --duration, or
+// their exit.
 #include <fmt/format.h>
+
+#include <map>
 
 #include "commands/commands.h"
 #include "commands/report_output.h"
@@ -12,7 +15,10 @@ namespace ut::commands {
 namespace {
 
 struct AttachOptions {
-  int pid = 0;
+  std::vector<int> pids;
+  model::TraceMode mode = model::TraceMode::Sampled;
+  double sample_percent = 0;  // 0: not given
+  double sample_period_s = model::DutyCycle{}.period_s;
   double duration_s = 0;
   double poll_ms = 100;
   uint32_t ring_mb = 8;
@@ -21,22 +27,26 @@ struct AttachOptions {
 };
 
 int run_attach(const AttachOptions& options) {
+  if (options.sample_percent > 0 && options.mode != model::TraceMode::Sampled)
+    throw UserError(ExitCode::Usage, "--sample applies to --mode sampled only; drop one of them");
   trace::set_libbpf_verbose(options.verbose);
   install_stop_handlers();
   trace::TraceOptions trace_options;
-  trace_options.pid = options.pid;
+  trace_options.pids.assign(options.pids.begin(), options.pids.end());
+  trace_options.session.mode = options.mode;
+  if (options.sample_percent > 0) trace_options.session.duty_cycle.fraction = options.sample_percent / 100;
+  trace_options.session.duty_cycle.period_s = options.sample_period_s;
+  trace_options.session.ring_buffer_bytes = options.ring_mb << 20;
+  trace_options.session.on_hit = [&](const model::JoinedSignal& hit, const model::Session& session) {
+    print_hit_line(options.output, hit, session);
+  };
   if (options.duration_s > 0) trace_options.duration_s = options.duration_s;
   trace_options.stop = &stop_requested();
   trace_options.poll_interval_ms = static_cast<int>(options.poll_ms);
-  trace_options.ring_buffer_bytes = options.ring_mb << 20;
   trace_options.on_attached = [](const std::string& what) {
     fmt::print(stderr, "unwindtrace: {}; Ctrl-C to stop\n", what);
   };
-  trace_options.on_hit = [&](const model::JoinedSignal& hit, const model::Session& session) {
-    print_hit_line(options.output, hit, session);
-  };
-  auto result = trace::trace_process(trace_options);
-  emit_report(options.output, result);
+  emit_reports(options.output, trace::trace_processes(trace_options));
   return static_cast<int>(ExitCode::Ok);
 }
 
@@ -62,7 +72,24 @@ throughput ratio 0.94 without signals, 0.92 under a 20k/s signal storm (median o
 
 Exit codes: 0 done (also: target not exposed), 2 usage, 3 no such process,
 4 missing privileges, 5 kernel feature missing, 1 internal error.)");
-  cmd->add_option("-p,--pid", options->pid, "process to trace")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("-p,--pid", options->pids, "process to trace (repeat for several)")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  const std::map<std::string, model::TraceMode> modes{{"signal-only", model::TraceMode::SignalOnly},
+                                                      {"full", model::TraceMode::Full},
+                                                      {"sampled", model::TraceMode::Sampled}};
+  cmd->add_option("--mode", options->mode, "signal-only, full, or sampled (default)")
+      ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case));
+  cmd->add_option("--sample", options->sample_percent,
+                  "sampled mode: trace resumes PERCENT of the time (default 5%)")
+      ->transform([](std::string text) {
+        if (text.ends_with('%')) text.pop_back();
+        return text;
+      })
+      ->check(CLI::Range(0.01, 100.0));
+  cmd->add_option("--sample-period", options->sample_period_s,
+                  "sampled mode: length of one duty cycle in seconds (default 10)")
+      ->check(CLI::Range(0.1, 3600.0));
   cmd->add_option("-d,--duration", options->duration_s, "stop after SECONDS (default: Ctrl-C or exit)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--json", options->output.json_path, "also write the report as JSON to FILE ('-': stdout)");

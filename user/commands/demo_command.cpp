@@ -82,14 +82,15 @@ int run_demo(const DemoOptions& options) {
              stop_args.empty() ? "" : fmt::format(" or until its handler sees {} window hits", options.hits));
 
   trace::TraceOptions trace_options;
-  trace_options.pid = child.pid();
+  trace_options.pids = {child.pid()};
+  trace_options.session.mode = model::TraceMode::Full;  // the cross-check compares every resume
   trace_options.duration_s = options.duration_s + 30;  // the workload's exit normally ends it
   trace_options.stop = &stop_requested();
   trace_options.on_attached = [&](const std::string& what) {
     fmt::print(stderr, "unwindtrace: {}\n", what);
     child.write_stdin("go\n");
   };
-  trace_options.on_hit = [&](const model::JoinedSignal& hit, const model::Session& session) {
+  trace_options.session.on_hit = [&](const model::JoinedSignal& hit, const model::Session& session) {
     print_hit_line(options.output, hit, session);
   };
   auto result = trace::trace_process(trace_options);

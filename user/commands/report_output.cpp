@@ -18,17 +18,44 @@ void print_hit_line(const OutputOptions& options, const model::JoinedSignal& hit
   fmt::print(stderr, "{}\n", output::format_hit_line(hit, session));
 }
 
-output::Report emit_report(const OutputOptions& options, const trace::TraceResult& result) {
+namespace {
+
+output::Report print_text_report(const OutputOptions& options, const trace::TraceResult& result) {
   for (const auto& warning : result.warnings) fmt::print(stderr, "unwindtrace: warning: {}\n", warning);
   auto report = output::build_report(result.session, *result.joiner);
   fmt::print(text_stream(options), "{}", output::render_text(report));
   std::fflush(text_stream(options));
-  if (options.json_path == "-") {
-    fmt::print(stdout, "{}", output::render_json(report));
-  } else if (!options.json_path.empty()) {
-    output::write_file_atomically(options.json_path, output::render_json(report));
-  }
   return report;
+}
+
+void write_json(const OutputOptions& options, const nlohmann::json& json) {
+  const std::string text = json.dump(2) + "\n";
+  if (options.json_path == "-") {
+    fmt::print(stdout, "{}", text);
+  } else if (!options.json_path.empty()) {
+    output::write_file_atomically(options.json_path, text);
+  }
+}
+
+}  // namespace
+
+output::Report emit_report(const OutputOptions& options, const trace::TraceResult& result) {
+  auto report = print_text_report(options, result);
+  write_json(options, output::to_json(report));
+  return report;
+}
+
+void emit_reports(const OutputOptions& options, const std::vector<trace::TraceResult>& results) {
+  if (results.size() == 1) {
+    emit_report(options, results.front());
+    return;
+  }
+  nlohmann::json all = nlohmann::json::array();
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (i > 0) fmt::print(text_stream(options), "\n");
+    all.push_back(output::to_json(print_text_report(options, results[i])));
+  }
+  write_json(options, all);
 }
 
 }  // namespace ut::commands

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "model/join.h"
 #include "model/session.h"
@@ -24,5 +25,8 @@ void print_hit_line(const OutputOptions& options, const model::JoinedSignal& hit
                     const model::Session& session);
 // Builds the report, prints warnings and the text report, writes the JSON; returns the report.
 output::Report emit_report(const OutputOptions& options, const trace::TraceResult& result);
+// The same for several processes: one text report each; the JSON is an array of the reports
+// when there is more than one.
+void emit_reports(const OutputOptions& options, const std::vector<trace::TraceResult>& results);
 
 }  // namespace ut::commands

@@ -86,6 +86,7 @@ const char* to_string(MissingResume reason) {
     case MissingResume::Expired: return "expired";
     case MissingResume::NotSeen: return "not_seen";
     case MissingResume::Unprobed: return "unprobed";
+    case MissingResume::Untraced: return "untraced";
   }
   return "?";
 }
@@ -192,7 +193,9 @@ void Joiner::add(const ut_signal_event& event) {
   ++tally.routine_signals[delivery];
   ++offsets_[{event.routine, event.routine_offset}][delivery];
 
-  if (event.resume_seq == 0) {
+  if (event.resume_off) {
+    emit(tally, event, nullptr, MissingResume::Untraced);
+  } else if (event.resume_seq == 0) {
     emit(tally, event, nullptr, MissingResume::Unprobed);
   } else if (const StoredResume* stored = find_resume(join, event.resume_seq)) {
     emit(tally, event, &stored->resume, {});

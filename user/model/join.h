@@ -51,9 +51,11 @@ enum class MissingResume {
   NotSeen,   // not received by finish(), or too many signals waited for it
   Unprobed,  // resume_seq 0, or the resume at that seq has another context: the routine was
              // entered without passing the resume probe
+  Untraced,  // resumes were not traced then (signal-only mode, off-time of sampled mode): not a loss
 };
-inline constexpr size_t kMissingResumeReasons = 4;
-const char* to_string(MissingResume reason);  // "lost", "expired", "not_seen", "unprobed"
+inline constexpr size_t kMissingResumeReasons = 5;
+// "lost", "expired", "not_seen", "unprobed", "untraced"
+const char* to_string(MissingResume reason);
 
 struct MatchedResume {
   uint64_t seq = 0;

@@ -16,6 +16,7 @@
 #include "events.h"
 #include "host/host_info.h"
 #include "model/geometry.h"
+#include "model/sampling.h"
 
 namespace ut::model {
 
@@ -50,6 +51,16 @@ struct Session {
   bool target_exited = false;  // the target exited before tracing ended
 
   std::vector<TracedRoutine> routines;  // indexed like ut_target.routines
+
+  TraceMode mode = TraceMode::Full;
+  std::optional<DutyCycle> duty_cycle;  // sampled mode
+  // Seconds the resume probes counted (the whole trace in full mode, the sum of the on-periods
+  // in sampled mode, 0 in signal-only mode): resume counts cover this time only.
+  double resume_traced_s = 0;
+  SampledRate resume_periods;  // the process's resumes per on-period (sampled mode)
+
+  double load_ms = 0;    // open + load + signal hook of the BPF programs (shared by a session)
+  double attach_ms = 0;  // this process: analysis, registration and resume probes
 
   std::vector<KernelSignalCount> signal_counts;
   std::map<uint32_t, uint64_t> kernel_resumes;        // tid -> ut_thread_state.resumes

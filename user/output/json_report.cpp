@@ -20,6 +20,17 @@ json optional_class(const std::optional<analysis::ReadClass>& cls) {
   return cls ? json(class_key(*cls)) : json(nullptr);
 }
 
+json optional_number(const std::optional<double>& value) {
+  return value ? json(*value) : json(nullptr);
+}
+
+json sampling_json(const Report& report) {
+  if (!report.duty_cycle) return nullptr;
+  return {{"percent", report.duty_cycle->fraction * 100},
+          {"period_s", report.duty_cycle->period_s},
+          {"periods", report.sampled_periods}};
+}
+
 json deliveries(const model::DeliveryCounts& counts) {
   return {{"interrupt", counts[UT_DELIVERY_INTERRUPT]}, {"syscall", counts[UT_DELIVERY_SYSCALL]}};
 }
@@ -63,7 +74,9 @@ json activity_json(const Activity& a) {
     missing[model::to_string(static_cast<model::MissingResume>(r))] = a.resume_missing[r];
   return {{"resumes",
            {{"count", a.resumes},
-            {"per_s", a.resumes_per_s},
+            {"per_s", optional_number(a.resumes_per_s)},
+            {"per_s_error", optional_number(a.resumes_per_s_error)},
+            {"estimated", a.resumes_estimated},
             {"events", a.resume_events},
             {"seq_gaps", a.resume_seq_gaps}}},
           {"signals",
@@ -173,7 +186,12 @@ json to_json(const Report& report) {
           {"trace",
            {{"started_at", report.started_at},
             {"ended_at", report.ended_at},
-            {"duration_s", report.duration_s}}},
+            {"duration_s", report.duration_s},
+            {"mode", model::to_string(report.mode)},
+            {"resume_traced_s", report.resume_traced_s},
+            {"sampling", sampling_json(report)},
+            {"load_ms", report.load_ms},
+            {"attach_ms", report.attach_ms}}},
           {"host",
            {{"hostname", report.host.hostname},
             {"cpu_model", report.host.cpu_model},

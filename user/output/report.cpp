@@ -61,8 +61,21 @@ void accumulate(Activity& total, const Activity& thread) {
   total.distance.merge(thread.distance);
 }
 
+// Resume rates cover the resume-traced time only; in sampled mode they are estimates.
+void set_resume_rate(Activity& activity, const model::Session& session,
+                     std::optional<model::RateEstimate> estimate) {
+  if (session.mode == model::TraceMode::SignalOnly || session.resume_traced_s <= 0) return;
+  if (session.mode != model::TraceMode::Sampled) {
+    activity.resumes_per_s = per_second(activity.resumes, session.resume_traced_s);
+    return;
+  }
+  if (!estimate) estimate = model::poisson_rate(activity.resumes, session.resume_traced_s);
+  activity.resumes_per_s = estimate->per_s;
+  activity.resumes_per_s_error = estimate->error_per_s;
+  activity.resumes_estimated = true;
+}
+
 void set_rates(Activity& activity, double duration_s) {
-  activity.resumes_per_s = per_second(activity.resumes, duration_s);
   activity.signals_total = 0;
   uint64_t interrupt_signals = 0;
   for (SignalRow& row : activity.signals) {
@@ -102,6 +115,7 @@ std::vector<Activity> thread_activities(const model::Session& session,
   std::vector<Activity> threads;
   for (auto& [tid, activity] : by_tid) {
     set_rates(activity, session.duration_s);
+    set_resume_rate(activity, session, std::nullopt);  // per thread: Poisson error only
     threads.push_back(std::move(activity));
   }
   return threads;
@@ -207,15 +221,21 @@ std::string hits_verdict(const Report& report) {
   return text;
 }
 
+std::string resumes_text(const Report& report) {
+  const Activity& p = report.process;
+  if (!p.resumes_per_s) return "resumes not traced";
+  if (p.resumes_estimated)
+    return fmt::format("~{} resumes/s (sampled)", compact_count(*p.resumes_per_s));
+  return fmt::format("{} resumes", compact_count(static_cast<double>(p.resumes)));
+}
+
 std::string no_hits_verdict(const Report& report) {
   size_t window = 0;
   for (const RoutineSection& r : report.routines) window += r.window_instructions;
-  return fmt::format(
-      "EXPOSED, no hits seen in {:.1f} s: window of {}, {} resumes, {} interrupt-delivered "
-      "signals/s",
-      report.duration_s, plural(window, "instruction", "instructions"),
-      compact_count(static_cast<double>(report.process.resumes)),
-      compact_count(report.process.interrupt_signals_per_s));
+  return fmt::format("EXPOSED, no hits seen in {:.1f} s: window of {}, {}, {} interrupt-delivered "
+                     "signals/s",
+                     report.duration_s, plural(window, "instruction", "instructions"),
+                     resumes_text(report), compact_count(report.process.interrupt_signals_per_s));
 }
 
 Exposure exposure_of(const Report& report) {
@@ -299,10 +319,17 @@ Report build_report(const model::Session& session, const model::Joiner& joiner) 
   report.target_exited = session.target_exited;
   report.host = session.host;
   report.frame_size = session.frame_size;
+  report.mode = session.mode;
+  report.duty_cycle = session.duty_cycle;
+  report.resume_traced_s = session.resume_traced_s;
+  report.sampled_periods = session.resume_periods.periods();
+  report.load_ms = session.load_ms;
+  report.attach_ms = session.attach_ms;
 
   report.threads = thread_activities(session, joiner);
   for (const Activity& thread : report.threads) accumulate(report.process, thread);
   set_rates(report.process, session.duration_s);
+  set_resume_rate(report.process, session, session.resume_periods.estimate());
 
   report.routines = routine_sections(session, joiner);
   for (const model::JoinedSignal& hit : joiner.kept_hits())

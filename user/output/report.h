@@ -27,8 +27,11 @@ struct SignalRow {
 // One thread, or the whole process (tid 0: the sum over its threads).
 struct Activity {
   uint32_t tid = 0;
-  uint64_t resumes = 0;  // the kernel's count: authoritative
-  double resumes_per_s = 0;
+  uint64_t resumes = 0;  // the kernel's count over the resume-traced time: authoritative
+  // resumes / resume-traced time; unset when resumes were not traced (signal-only mode).
+  std::optional<double> resumes_per_s;
+  std::optional<double> resumes_per_s_error;  // sampled mode: one standard error
+  bool resumes_estimated = false;             // sampled mode: per_s is scaled from the on-time
   uint64_t resume_events = 0;      // resume events received
   uint64_t resume_seq_gaps = 0;    // resume events lost, detected from gaps in the seq
   std::vector<SignalRow> signals;  // every signal the kernel counted, by number
@@ -93,6 +96,12 @@ struct Report {
   double duration_s = 0;
   bool target_exited = false;
   host::HostInfo host;
+  model::TraceMode mode = model::TraceMode::Full;
+  std::optional<model::DutyCycle> duty_cycle;  // sampled mode
+  double resume_traced_s = 0;                  // seconds resumes were counted
+  uint32_t sampled_periods = 0;                // sampled mode: on-periods
+  double load_ms = 0;                          // open + load + signal hook
+  double attach_ms = 0;                        // analysis + registration + resume probes
 
   Exposure exposure = Exposure::NotExposed;
   std::string verdict;  // one line

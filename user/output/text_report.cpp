@@ -70,19 +70,45 @@ std::string hits_split(const model::HitTally& hits) {
                      grouped(hits.register_read));
 }
 
+constexpr auto kUntraced = static_cast<size_t>(model::MissingResume::Untraced);
+
+// Reasons that are losses or probe gaps; "untraced" is shown apart: the mode chose it.
 std::string missing_split(const Activity& activity) {
   std::vector<std::string> parts;
   for (size_t r = 0; r < model::kMissingResumeReasons; ++r)
-    if (activity.resume_missing[r])
+    if (activity.resume_missing[r] && r != kUntraced)
       parts.push_back(fmt::format("{} {}", grouped(activity.resume_missing[r]),
                                   model::to_string(static_cast<model::MissingResume>(r))));
   return parts.empty() ? "none" : fmt::format("{}", fmt::join(parts, ", "));
+}
+
+std::string mode_line(const Report& r) {
+  switch (r.mode) {
+    case model::TraceMode::SignalOnly: return "signal-only (resumes not traced)";
+    case model::TraceMode::Full: return fmt::format("full (resumes traced {:.1f} s)", r.resume_traced_s);
+    case model::TraceMode::Sampled:
+      return fmt::format("sampled, {:g}% of every {:g} s: resumes traced {:.1f} s in {} periods; "
+                         "resume rates are estimates",
+                         r.duty_cycle ? r.duty_cycle->fraction * 100 : 0,
+                         r.duty_cycle ? r.duty_cycle->period_s : 0, r.resume_traced_s,
+                         r.sampled_periods);
+  }
+  return "?";
+}
+
+// "12k/s", "~12k/s ±300" (sampled), "-" (not traced).
+std::string resume_rate(const Activity& a) {
+  if (!a.resumes_per_s) return "-";
+  if (!a.resumes_estimated) return compact_count(*a.resumes_per_s) + "/s";
+  return fmt::format("~{}/s ±{}", compact_count(*a.resumes_per_s),
+                     compact_count(a.resumes_per_s_error.value_or(0)));
 }
 
 void render_header(std::string& out, const Report& r) {
   fmt::format_to(std::back_inserter(out), "unwindtrace: pid {} ({}) {}\n", r.pid, r.comm, r.exe);
   fmt::format_to(std::back_inserter(out), "traced {:.1f} s from {}{}\n", r.duration_s, r.started_at,
                  r.target_exited ? " (the target exited during tracing)" : "");
+  fmt::format_to(std::back_inserter(out), "mode: {}\n", mode_line(r));
   fmt::format_to(std::back_inserter(out), "host: {}, {}, Linux {}\n", r.host.hostname,
                  r.host.cpu_model, r.host.kernel_release);
   if (!r.unwinder.empty()) fmt::format_to(std::back_inserter(out), "unwinder: {}\n", r.unwinder);
@@ -109,13 +135,17 @@ void render_process(std::string& out, const Report& r) {
                    rate, detail);
   };
   out += "\nProcess\n";
-  line("resumes", p.resumes, compact_count(p.resumes_per_s) + "/s",
-       fmt::format("{} events, {} seq gaps", grouped(p.resume_events), grouped(p.resume_seq_gaps)));
+  line("resumes", p.resumes, resume_rate(p),
+       fmt::format("{} events, {} seq gaps{}", grouped(p.resume_events), grouped(p.resume_seq_gaps),
+                   p.resumes_estimated ? "; rate estimated from the sampled time" : ""));
   line("signals", p.signals_total, compact_count(p.signals_per_s) + "/s",
        fmt::format("interrupt-delivered {}/s", compact_count(p.interrupt_signals_per_s)));
   line("in routine", total(p.routine_signals), "", delivery_split(p.routine_signals));
   line("window hits", p.hits.total, "", hits_split(p.hits));
-  line("resume missing", total(p.resume_missing), "", missing_split(p));
+  line("resume missing", total(p.resume_missing) - p.resume_missing[kUntraced], "", missing_split(p));
+  if (p.resume_missing[kUntraced])
+    line("resume untraced", p.resume_missing[kUntraced], "",
+         "in-routine signals while resumes were not traced (the mode's choice, not a loss)");
 }
 
 void render_signals(std::string& out, const Activity& process) {
@@ -140,7 +170,8 @@ void render_threads(std::string& out, const std::vector<Activity>& threads) {
     const auto median = t.distance.median_bucket();
     fmt::format_to(std::back_inserter(out),
                    "  {:<8}{:>13}{:>8}{:>13}{:>7}{:>12}{:>8}{:>11}{:>6}{:>11}\n", t.tid,
-                   grouped(t.resumes), compact_count(t.resumes_per_s), grouped(t.resume_events),
+                   grouped(t.resumes), t.resumes_per_s ? compact_count(*t.resumes_per_s) : "-",
+                   grouped(t.resume_events),
                    grouped(t.resume_seq_gaps), grouped(t.signals_total),
                    compact_count(t.signals_per_s), grouped(total(t.routine_signals)),
                    grouped(t.hits.total), median ? "~" + grouped(*median) : "-");

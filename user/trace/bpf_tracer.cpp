@@ -54,6 +54,54 @@ void BpfTracer::watch_process(pid_t pid, const ut_target& target) {
                        "too many traced processes?");
 }
 
+void BpfTracer::unwatch_process(pid_t pid) {
+  uint32_t key = static_cast<uint32_t>(pid);
+  if (bpf_map__delete_elem(skel_->maps.targets, &key, sizeof(key), 0) && errno != ENOENT)
+    throw kernel_error(fmt::format("cannot unregister process {} from the kernel side", pid), errno, "");
+}
+
+namespace {
+
+// Keys of `map` that `select` accepts; collected first, since deleting while walking restarts it.
+template <typename Key, typename Select>
+std::vector<Key> keys_where(int fd, Select select) {
+  std::vector<Key> keys;
+  Key key{}, next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (select(next)) keys.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return keys;
+}
+
+void delete_keys(int fd, const auto& keys, const char* what) {
+  for (const auto& key : keys)
+    if (bpf_map_delete_elem(fd, &key) && errno != ENOENT)
+      throw kernel_error(fmt::format("cannot delete an entry of the {} map", what), errno, "");
+}
+
+}  // namespace
+
+void BpfTracer::forget_process(pid_t pid) {
+  const auto tgid = static_cast<uint32_t>(pid);
+  int counts_fd = bpf_map__fd(skel_->maps.signal_counts);
+  delete_keys(counts_fd,
+              keys_where<ut_signal_key>(counts_fd, [tgid](const ut_signal_key& k) { return k.tgid == tgid; }),
+              "signal_counts");
+  std::vector<uint32_t> tids;
+  for (const auto& [tid, state] : thread_states())
+    if (state.tgid == tgid) tids.push_back(tid);
+  delete_keys(bpf_map__fd(skel_->maps.threads), tids, "threads");
+  delete_keys(bpf_map__fd(skel_->maps.lost_events), std::vector<uint32_t>{tgid}, "lost_events");
+}
+
+void BpfTracer::set_resume_period(uint32_t period) {
+  // The bss is mapped into this process: a plain store the programs see at once.
+  __atomic_store_n(&skel_->bss->resume_period, period, __ATOMIC_SEQ_CST);
+}
+
 void BpfTracer::attach_signal_hook() {
   bpf_link* link = bpf_program__attach_trace(skel_->progs.handle_signal_deliver);
   if (!link)
@@ -62,8 +110,8 @@ void BpfTracer::attach_signal_hook() {
   links_.emplace_back(link);
 }
 
-void BpfTracer::attach_resume_probe(pid_t pid, const std::string& path, uint64_t file_offset,
-                                    uint32_t routine_index) {
+LinkPtr BpfTracer::attach_resume_probe(pid_t pid, const std::string& path, uint64_t file_offset,
+                                       uint32_t routine_index) {
   LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = routine_index, .retprobe = false);
   bpf_link* link = bpf_program__attach_uprobe_opts(skel_->progs.handle_resume, pid, path.c_str(),
                                                    file_offset, &opts);
@@ -71,7 +119,7 @@ void BpfTracer::attach_resume_probe(pid_t pid, const std::string& path, uint64_t
     throw kernel_error(fmt::format("cannot attach a uprobe to {}+{:#x} in process {}", path,
                                    file_offset, pid),
                        errno, "the kernel needs CONFIG_UPROBES; the process may have exited");
-  links_.emplace_back(link);
+  return LinkPtr(link);
 }
 
 int BpfTracer::dispatch(void* self, void* data, size_t size) {
@@ -97,43 +145,34 @@ size_t BpfTracer::drain(const EventHandlers& handlers) {
 std::vector<SignalCount> BpfTracer::signal_counts(pid_t pid) const {
   std::vector<SignalCount> out;
   int fd = bpf_map__fd(skel_->maps.signal_counts);
-  ut_signal_key key{}, next{};
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+  const auto tgid = static_cast<uint32_t>(pid);
+  for (const auto& key : keys_where<ut_signal_key>(fd, [tgid](const ut_signal_key& k) { return k.tgid == tgid; })) {
     uint64_t count = 0;
-    if (next.tgid == static_cast<uint32_t>(pid) && bpf_map_lookup_elem(fd, &next, &count) == 0)
-      out.push_back({next, count});
-    key = next;
-    prev = &key;
+    if (bpf_map_lookup_elem(fd, &key, &count) == 0) out.push_back({key, count});
   }
   return out;
 }
 
-std::map<uint32_t, uint64_t> BpfTracer::thread_resumes(pid_t pid) const {
-  std::map<uint32_t, uint64_t> out;
+std::map<uint32_t, ut_thread_state> BpfTracer::thread_states() const {
+  std::map<uint32_t, ut_thread_state> out;
   int fd = bpf_map__fd(skel_->maps.threads);
-  uint32_t key = 0, next = 0;
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+  for (uint32_t tid : keys_where<uint32_t>(fd, [](uint32_t) { return true; })) {
     ut_thread_state state{};
-    if (bpf_map_lookup_elem(fd, &next, &state) == 0 && state.tgid == static_cast<uint32_t>(pid))
-      out[next] = state.resumes;
-    key = next;
-    prev = &key;
+    if (bpf_map_lookup_elem(fd, &tid, &state) == 0) out[tid] = state;
   }
   return out;
 }
 
-std::array<uint64_t, UT_LOST_KINDS> BpfTracer::lost_events() const {
+std::array<uint64_t, UT_LOST_KINDS> BpfTracer::lost_events(pid_t pid) const {
   std::array<uint64_t, UT_LOST_KINDS> out{};
   int fd = bpf_map__fd(skel_->maps.lost_events);
   int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) return out;
-  std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
-  for (uint32_t kind = 0; kind < UT_LOST_KINDS; ++kind) {
-    if (bpf_map_lookup_elem(fd, &kind, per_cpu.data()) != 0) continue;
-    for (uint64_t v : per_cpu) out[kind] += v;
-  }
+  std::vector<ut_lost_counts> per_cpu(static_cast<size_t>(ncpu));
+  const auto tgid = static_cast<uint32_t>(pid);
+  if (bpf_map_lookup_elem(fd, &tgid, per_cpu.data()) != 0) return out;  // nothing lost
+  for (const ut_lost_counts& cpu : per_cpu)
+    for (size_t kind = 0; kind < UT_LOST_KINDS; ++kind) out[kind] += cpu.n[kind];
   return out;
 }
 

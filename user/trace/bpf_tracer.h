@@ -1,6 +1,7 @@
 // Lifecycle of the kernel side: open and load the skeleton, describe traced processes to it,
 // attach the signal hook and the resume probes, drain the ring buffer, read the counters.
-// Everything is released by the destructor, so any exit path detaches cleanly.
+// Everything is released by the destructor, so any exit path detaches cleanly. Several processes
+// share one tracer; each one's map entries are removed when it is forgotten.
 #pragma once
 
 #include <sys/types.h>
@@ -42,24 +43,29 @@ class BpfTracer {
 
   // Tells the kernel side which routines of process `pid` to watch (absolute addresses).
   void watch_process(pid_t pid, const ut_target& target);
+  // Stops watching `pid`: from now on its signals and resumes are neither counted nor emitted.
+  void unwatch_process(pid_t pid);
+  // Deletes what the maps still hold for `pid` (counters, thread states, losses).
+  void forget_process(pid_t pid);
   void attach_signal_hook();
   // A uprobe at `file_offset` of the object at `path`, firing once per entry into routine
-  // `routine_index` of `pid`'s ut_target.
-  void attach_resume_probe(pid_t pid, const std::string& path, uint64_t file_offset,
-                           uint32_t routine_index);
+  // `routine_index` of `pid`'s ut_target; it counts only while the resume period is non-zero.
+  LinkPtr attach_resume_probe(pid_t pid, const std::string& path, uint64_t file_offset,
+                              uint32_t routine_index);
+  // 0: resume probes count nothing. Set a new non-zero value only once all are attached.
+  void set_resume_period(uint32_t period);
 
   // Delivers every event waiting in the ring buffer; returns how many.
   size_t drain(const EventHandlers& handlers);
 
   std::vector<SignalCount> signal_counts(pid_t pid) const;
-  std::map<uint32_t, uint64_t> thread_resumes(pid_t pid) const;  // tid -> resumes
-  std::array<uint64_t, UT_LOST_KINDS> lost_events() const;
-  size_t attached_links() const { return links_.size(); }
+  std::map<uint32_t, ut_thread_state> thread_states() const;  // tid -> state, every process
+  std::array<uint64_t, UT_LOST_KINDS> lost_events(pid_t pid) const;
 
  private:
   trace_bpf* skel_ = nullptr;
   ring_buffer* ring_ = nullptr;
-  std::vector<LinkPtr> links_;
+  std::vector<LinkPtr> links_;  // the signal hook
   const EventHandlers* handlers_ = nullptr;  // valid during drain()
 
   static int dispatch(void* self, void* data, size_t size);

@@ -5,11 +5,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
+#include "errors.h"
 #include "host/host_info.h"
 #include "host/signal_frame.h"
 #include "proc/exception_unwinder.h"
@@ -17,15 +21,22 @@
 #include "proc/process_routines.h"
 #include "trace/bpf_tracer.h"
 #include "trace/privileges.h"
+#include "trace/resume_sampler.h"
 
 namespace ut::trace {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 uint64_t monotonic_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+double seconds_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
 }
 
 // Where exceptions unwind, for the report; a failure here must not stop the trace.
@@ -51,44 +62,149 @@ model::TracedRoutine to_traced(const proc::MappedRoutine& mapped) {
   return traced;
 }
 
-// Waits on a pidfd so the target's exit ends the wait at once; falls back to sleeping.
+// A pidfd, so a process's exit wakes the poll at once; without one, /proc is checked instead.
 class ExitWatch {
  public:
   explicit ExitWatch(pid_t pid) : fd_(static_cast<int>(syscall(SYS_pidfd_open, pid, 0))) {}
   ~ExitWatch() {
     if (fd_ >= 0) close(fd_);
   }
-  // True when the process has exited.
-  bool wait(int timeout_ms) {
-    if (fd_ < 0) {
-      usleep(static_cast<useconds_t>(timeout_ms) * 1000);
-      return false;
-    }
-    pollfd pfd{fd_, POLLIN, 0};
-    return poll(&pfd, 1, timeout_ms) > 0;
-  }
+  ExitWatch(const ExitWatch&) = delete;
+  ExitWatch& operator=(const ExitWatch&) = delete;
+  int fd() const { return fd_; }
 
  private:
   int fd_;
 };
 
+std::string mode_text(const model::Session& session) {
+  if (session.mode != model::TraceMode::Sampled || !session.duty_cycle)
+    return model::to_string(session.mode);
+  return fmt::format("sampled ({:g}% of every {:g} s)", session.duty_cycle->fraction * 100,
+                     session.duty_cycle->period_s);
+}
+
 }  // namespace
 
-TraceResult trace_process(const TraceOptions& options) {
-  require_tracing_privileges("attach");
-  auto info = proc::read_process_info(options.pid);
-  analysis::AnalysisCache cache;
-  auto found = proc::find_process_routines(options.pid, cache);
+struct TraceSession::Process {
+  explicit Process(pid_t pid) : exit(pid) {}
 
   TraceResult result;
+  proc::ProcessInfo info;
+  std::vector<proc::MappedRoutine> routines;  // the traced ones, indexed like ut_target
+  std::vector<LinkPtr> probes;                // attached resume probes
+  ExitWatch exit;
+  bool exited = false;
+  bool exit_reported = false;        // by poll()
+  Clock::time_point traced_since{};  // attached
+  std::optional<Clock::time_point> counting_since;  // probes attached and the period flag up
+  uint64_t counted = 0;                             // resumes at the last period's end
+};
+
+TraceSession::TraceSession(SessionOptions options) : options_(std::move(options)) {
+  require_tracing_privileges("attach");
+}
+
+TraceSession::~TraceSession() {
+  if (sampler_) {
+    try {
+      sampler_->finish();
+    } catch (const std::exception&) {
+      // The destructor must not throw; the links go with the processes below anyway.
+    }
+  }
+}
+
+BpfTracer& TraceSession::tracer() {
+  if (tracer_) return *tracer_;
+  const auto start = Clock::now();
+  tracer_ = std::make_unique<BpfTracer>(options_.ring_buffer_bytes);
+  tracer_->attach_signal_hook();
+  load_ms_ = seconds_between(start, Clock::now()) * 1000;
+  if (options_.mode != model::TraceMode::SignalOnly) {
+    model::DutyCycle cycle =
+        options_.mode == model::TraceMode::Full ? model::DutyCycle{1.0, 1.0} : options_.duty_cycle;
+    sampler_ = std::make_unique<ResumeSampler>(
+        cycle, ResumeSwitch{[this] { attach_missing_probes(); },
+                            [this](uint32_t period) {
+                              tracer_->set_resume_period(period);
+                              const auto now = Clock::now();
+                              if (period == 0) period_down_at_ = now;
+                              for (auto& [pid, process] : processes_)
+                                if (period != 0 && !process->probes.empty()) process->counting_since = now;
+                            },
+                            [this] { detach_all_probes(); },
+                            [this](double) { end_period(); }});
+  }
+  return *tracer_;
+}
+
+void TraceSession::attach_probes(Process& process) {
+  for (uint32_t index = 0; index < process.routines.size(); ++index)
+    for (const auto& probe : process.routines[index].routine.probes)
+      process.probes.push_back(tracer_->attach_resume_probe(
+          process.info.pid, process.routines[index].attach_path, probe.file_offset, index));
+}
+
+void TraceSession::attach_missing_probes() {
+  for (auto& [pid, process] : processes_) {
+    if (!process->probes.empty() || process->exited) continue;
+    try {
+      attach_probes(*process);
+    } catch (const UserError&) {
+      destroy_links(process->probes);
+      if (proc::process_alive(process->info)) throw;
+      process->exited = true;  // gone since the last poll, which will report it
+    }
+  }
+}
+
+void TraceSession::detach_all_probes() {
+  std::vector<LinkPtr> all;
+  for (auto& [pid, process] : processes_)
+    for (auto& link : process->probes) all.push_back(std::move(link));
+  for (auto& [pid, process] : processes_) process->probes.clear();
+  destroy_links(all);  // in parallel: each waits for an RCU grace period
+}
+
+void TraceSession::count_period(Process& process, const std::map<uint32_t, ut_thread_state>& states,
+                                Clock::time_point until) {
+  if (!process.counting_since) return;
+  uint64_t total = 0;
+  for (const auto& [tid, state] : states)
+    if (state.tgid == static_cast<uint32_t>(process.info.pid)) total += state.resumes;
+  const double on_s = std::max(0.0, seconds_between(*process.counting_since, until));
+  model::Session& session = process.result.session;
+  session.resume_traced_s += on_s;
+  session.resume_periods.add_period(total - process.counted, on_s);
+  process.counted = total;
+  process.counting_since.reset();
+}
+
+void TraceSession::end_period() {
+  const auto states = tracer_->thread_states();
+  for (auto& [pid, process] : processes_) count_period(*process, states, period_down_at_);
+}
+
+const model::Session& TraceSession::add_process(pid_t pid) {
+  const auto start = Clock::now();
+  auto process = std::make_unique<Process>(pid);
+  process->info = proc::read_process_info(pid);
+  auto found = proc::find_process_routines(pid, cache_);
+
+  TraceResult& result = process->result;
   result.warnings = found.warnings;
   model::Session& session = result.session;
-  session.pid = options.pid;
-  session.comm = info.comm;
-  session.exe = info.exe;
-  session.unwinder = describe_exception_unwinder(options.pid);
-  session.host = host::read_host_info();
-  session.frame_size = host::measure_signal_frame();
+  session.pid = pid;
+  session.comm = process->info.comm;
+  session.exe = process->info.exe;
+  session.unwinder = describe_exception_unwinder(pid);
+  if (!host_) host_ = host::read_host_info();
+  if (!frame_size_) frame_size_ = host::measure_signal_frame();
+  session.host = *host_;
+  session.mode = options_.mode;
+  if (options_.mode == model::TraceMode::Sampled) session.duty_cycle = options_.duty_cycle;
+  session.frame_size = frame_size_;
   if (session.frame_size->max_bytes == 0) {
     session.frame_size.reset();
     result.warnings.push_back("could not measure this host's signal frame: hit geometry unknown");
@@ -97,67 +213,174 @@ TraceResult trace_process(const TraceOptions& options) {
     result.warnings.push_back(fmt::format("{} hazardous routines mapped; tracing the first {}",
                                           found.routines.size(), UT_MAX_ROUTINES));
   for (size_t i = 0; i < found.routines.size() && i < UT_MAX_ROUTINES; ++i) {
-    session.routines.push_back(to_traced(found.routines[i]));
-    if (found.routines[i].routine.window.window.size() > UT_MAX_WINDOW_INSNS)
+    const proc::MappedRoutine& routine = found.routines[i];
+    process->routines.push_back(routine);
+    session.routines.push_back(to_traced(routine));
+    if (routine.routine.window.window.size() > UT_MAX_WINDOW_INSNS)
       result.warnings.push_back(fmt::format("{}: window of {} instructions; the kernel checks the first {}",
-                                            found.routines[i].object_path,
-                                            found.routines[i].routine.window.window.size(),
+                                            routine.object_path, routine.routine.window.window.size(),
                                             UT_MAX_WINDOW_INSNS));
+    if (routine.routine.probes.empty() && options_.mode != model::TraceMode::SignalOnly)
+      result.warnings.push_back(fmt::format("{}: no safe place to count resumes of {}; signals only",
+                                            routine.object_path, routine.routine.symbol.name));
   }
 
   model::JoinOptions join_options;
   join_options.frame = session.frame_size;
-  if (options.on_hit)
-    join_options.on_hit = [&](const model::JoinedSignal& hit) { options.on_hit(hit, session); };
+  if (options_.on_hit)
+    join_options.on_hit = [this, &session](const model::JoinedSignal& hit) { options_.on_hit(hit, session); };
   result.joiner = std::make_unique<model::Joiner>(join_options);
 
+  Process& added = *process;
+  processes_[pid] = std::move(process);
+  order_.push_back(pid);
+  if (!added.routines.empty()) {
+    try {
+      tracer().watch_process(pid, proc::make_target(added.routines));
+      if (sampler_) {
+        if (sampler_->on()) {  // mid-period: counts from now, to the period's end
+          attach_probes(added);
+          added.counting_since = Clock::now();
+        } else {
+          sampler_->tick();  // the first process starts the duty cycle
+        }
+      }
+    } catch (...) {
+      processes_.erase(pid);
+      order_.pop_back();
+      throw;
+    }
+    session.load_ms = load_ms_;
+  }
   session.started_at = std::chrono::system_clock::now();
   session.start_ktime_ns = monotonic_ns();
-  if (session.routines.empty()) {
-    result.joiner->finish();
-    session.ended_at = session.started_at;
-    return result;
-  }
+  added.traced_since = Clock::now();
+  session.attach_ms = seconds_between(start, added.traced_since) * 1000;
+  return session;
+}
 
-  BpfTracer tracer(options.ring_buffer_bytes);
-  std::vector<proc::MappedRoutine> traced(found.routines.begin(),
-                                          found.routines.begin() + static_cast<long>(session.routines.size()));
-  tracer.watch_process(options.pid, proc::make_target(traced));
-  tracer.attach_signal_hook();
-  for (uint32_t index = 0; index < traced.size(); ++index) {
-    if (traced[index].routine.probes.empty())
-      result.warnings.push_back(fmt::format("{}: no safe place to count resumes of {}; signals only",
-                                            traced[index].object_path, traced[index].routine.symbol.name));
-    for (const auto& probe : traced[index].routine.probes)
-      tracer.attach_resume_probe(options.pid, traced[index].attach_path, probe.file_offset, index);
+TraceResult TraceSession::remove_process(pid_t pid) {
+  auto it = processes_.find(pid);
+  if (it == processes_.end()) throw std::out_of_range(fmt::format("process {} is not traced", pid));
+  Process& process = *it->second;
+  model::Session& session = process.result.session;
+  if (!process.routines.empty()) {
+    tracer_->unwatch_process(pid);  // its counters stop here, mid-period or not
+    count_period(process, tracer_->thread_states(), Clock::now());
+    destroy_links(process.probes);
+    drain();
+    for (const auto& c : tracer_->signal_counts(pid)) session.signal_counts.push_back({c.key, c.count});
+    for (const auto& [tid, state] : tracer_->thread_states())
+      if (state.tgid == static_cast<uint32_t>(pid)) session.kernel_resumes[tid] = state.resumes;
+    session.lost_events = tracer_->lost_events(pid);
+    tracer_->forget_process(pid);
   }
+  session.duration_s = seconds_between(process.traced_since, Clock::now());
+  session.ended_at = std::chrono::system_clock::now();
+  session.target_exited = process.exited;
+  process.result.joiner->finish();
+  TraceResult result = std::move(process.result);
+  processes_.erase(it);
+  order_.erase(std::find(order_.begin(), order_.end(), pid));
+  return result;
+}
 
-  ExitWatch exit_watch(options.pid);
-  EventHandlers handlers{[&](const ut_resume_event& e) { result.joiner->add(e); },
-                         [&](const ut_signal_event& e) { result.joiner->add(e); }};
-  if (options.on_attached)
-    options.on_attached(fmt::format("attached to PID {} ({}): {} routine(s), {} probe(s)",
-                                    options.pid, session.comm, traced.size(),
-                                    tracer.attached_links() - 1));
-  auto started = std::chrono::steady_clock::now();
-  for (;;) {
-    bool exited = exit_watch.wait(options.poll_interval_ms) || !proc::process_alive(info);
-    tracer.drain(handlers);
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (exited) session.target_exited = true;
-    if (exited || (options.stop && options.stop->load()) ||
-        (options.duration_s && elapsed >= *options.duration_s)) {
-      session.duration_s = elapsed;
-      break;
+void TraceSession::drain() {
+  if (!tracer_) return;
+  auto joiner_of = [this](uint32_t tgid) -> model::Joiner* {
+    auto it = processes_.find(static_cast<pid_t>(tgid));
+    return it == processes_.end() ? nullptr : it->second->result.joiner.get();
+  };
+  EventHandlers handlers{[&](const ut_resume_event& e) {
+                           if (auto* joiner = joiner_of(e.hdr.tgid)) joiner->add(e);
+                         },
+                         [&](const ut_signal_event& e) {
+                           if (auto* joiner = joiner_of(e.hdr.tgid)) joiner->add(e);
+                         }};
+  tracer_->drain(handlers);
+}
+
+std::vector<pid_t> TraceSession::poll(int timeout_ms) {
+  auto wait = std::chrono::milliseconds(timeout_ms);
+  if (sampler_)
+    wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(sampler_->tick()));
+  std::vector<pollfd> fds;
+  std::vector<Process*> watched;
+  for (auto& [pid, process] : processes_)
+    if (!process->exited && process->exit.fd() >= 0) {
+      fds.push_back({process->exit.fd(), POLLIN, 0});
+      watched.push_back(process.get());
+    }
+  if (::poll(fds.data(), fds.size(), static_cast<int>(wait.count())) < 0 && errno != EINTR)
+    throw UserError(ExitCode::Internal, fmt::format("poll failed: {}", std::strerror(errno)));
+  if (sampler_) sampler_->tick();
+  drain();
+
+  std::vector<pid_t> exited;
+  for (pid_t pid : order_) {
+    Process& process = *processes_.at(pid);
+    if (process.exit_reported) continue;
+    if (!process.exited) {
+      const auto polled = std::find(watched.begin(), watched.end(), &process);
+      process.exited = polled != watched.end()
+                           ? fds[static_cast<size_t>(polled - watched.begin())].revents != 0
+                           : !proc::process_alive(process.info);  // no pidfd: /proc tells
+    }
+    if (process.exited) {
+      process.exit_reported = true;
+      exited.push_back(pid);
     }
   }
-  tracer.drain(handlers);
-  session.ended_at = std::chrono::system_clock::now();
-  for (const auto& c : tracer.signal_counts(options.pid)) session.signal_counts.push_back({c.key, c.count});
-  session.kernel_resumes = tracer.thread_resumes(options.pid);
-  session.lost_events = tracer.lost_events();
-  result.joiner->finish();
-  return result;
+  return exited;
+}
+
+std::vector<TraceResult> TraceSession::finish() {
+  if (sampler_) sampler_->finish();  // ends the on-period: every process's count closes at once
+  std::vector<TraceResult> results;
+  for (pid_t pid : std::vector<pid_t>(order_)) results.push_back(remove_process(pid));
+  return results;
+}
+
+std::vector<pid_t> TraceSession::processes() const { return order_; }
+
+std::string TraceSession::describe(pid_t pid) const {
+  const Process& process = *processes_.at(pid);
+  const model::Session& session = process.result.session;
+  size_t probes = 0;
+  for (const auto& routine : process.routines) probes += routine.routine.probes.size();
+  return fmt::format("attached to PID {} ({}): {} routine(s), {} resume probe(s), mode {}; "
+                     "load {:.0f} ms, attach {:.0f} ms",
+                     pid, session.comm, process.routines.size(),
+                     session.mode == model::TraceMode::SignalOnly ? 0 : probes, mode_text(session),
+                     session.load_ms, session.attach_ms);
+}
+
+std::vector<TraceResult> trace_processes(const TraceOptions& options) {
+  TraceSession session(options.session);
+  for (pid_t pid : options.pids) {
+    session.add_process(pid);
+    if (options.on_attached) options.on_attached(session.describe(pid));
+  }
+  std::vector<TraceResult> results(options.pids.size());
+  auto store = [&](TraceResult result) {
+    auto at = std::find(options.pids.begin(), options.pids.end(), result.session.pid);
+    results[static_cast<size_t>(at - options.pids.begin())] = std::move(result);
+  };
+  const auto started = Clock::now();
+  while (!session.processes().empty()) {
+    for (pid_t pid : session.poll(options.poll_interval_ms)) store(session.remove_process(pid));
+    if ((options.stop && options.stop->load()) ||
+        (options.duration_s && seconds_between(started, Clock::now()) >= *options.duration_s))
+      break;
+  }
+  for (auto& result : session.finish()) store(std::move(result));
+  return results;
+}
+
+TraceResult trace_process(const TraceOptions& options) {
+  if (options.pids.size() != 1)
+    throw std::invalid_argument("trace_process traces exactly one process");
+  return std::move(trace_processes(options).front());
 }
 
 }  // namespace ut::trace

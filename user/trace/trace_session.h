@@ -1,30 +1,38 @@
-// One traced process from attach to detach: find its hazardous routines, describe them to the
-// kernel side, attach, drain events into the joiner until told to stop, then collect the
-// kernel's counters. The commands (attach, demo) only choose options and render the result.
+// Traced processes from attach to detach: find each one's hazardous routines, describe them to
+// the kernel side, attach, drain events into its joiner, run the resume duty cycle, then
+// collect the kernel's counters. One set of BPF programs serves every process of a session;
+// processes can be added and removed at any time (a host-wide rescan loop does that), and each
+// gets its own result and report. The commands (attach, demo) only choose options and render.
 #pragma once
 
 #include <sys/types.h>
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "analysis/analysis_cache.h"
+#include "host/host_info.h"
 #include "model/join.h"
+#include "model/sampling.h"
 #include "model/session.h"
 
 namespace ut::trace {
 
-struct TraceOptions {
-  pid_t pid = 0;
-  std::optional<double> duration_s;       // stop after this long; otherwise at stop or target exit
-  const std::atomic<bool>* stop = nullptr;  // set from a SIGINT/SIGTERM handler
-  int poll_interval_ms = 100;             // how often the ring buffer is drained
+class BpfTracer;
+class ResumeSampler;
+
+using HitHandler = std::function<void(const model::JoinedSignal&, const model::Session&)>;
+
+struct SessionOptions {
+  model::TraceMode mode = model::TraceMode::Sampled;
+  model::DutyCycle duty_cycle;  // sampled mode
   uint32_t ring_buffer_bytes = 8u << 20;
-  std::function<void(const std::string&)> on_attached;  // told what is traced, once attached
-  std::function<void(const model::JoinedSignal&, const model::Session&)> on_hit;  // live output
+  HitHandler on_hit;  // live output, with the session of the process hit
 };
 
 struct TraceResult {
@@ -33,9 +41,69 @@ struct TraceResult {
   std::vector<std::string> warnings;      // objects not analysed, probes missing, truncations
 };
 
-// Throws UserError for a missing target, missing privileges or a kernel feature missing.
-// A target without hazardous routines is not an error: the result has no routines and names
-// the unwinder it uses instead, and nothing is attached.
+class TraceSession {
+ public:
+  // Checks privileges; the BPF programs are loaded when the first exposed process is added.
+  explicit TraceSession(SessionOptions options);
+  ~TraceSession();
+  TraceSession(const TraceSession&) = delete;
+  TraceSession& operator=(const TraceSession&) = delete;
+
+  // Analyses `pid` and traces its hazardous routines. A process without any is kept (its report
+  // names the unwinder it uses) but nothing is attached for it. Throws UserError(Target) for a
+  // process that cannot be inspected, UserError(KernelFeature) when the kernel side fails.
+  const model::Session& add_process(pid_t pid);
+  // Stops tracing `pid` and hands back its result. Throws std::out_of_range if not traced.
+  TraceResult remove_process(pid_t pid);
+  // Waits up to `timeout_ms` (less when the duty cycle is due), drains the events and switches
+  // resume tracing on or off. Returns processes that exited since the last call; they stay
+  // traced (their last events drained) until removed.
+  std::vector<pid_t> poll(int timeout_ms);
+  // Removes every process; results in the order the processes were added.
+  std::vector<TraceResult> finish();
+
+  std::vector<pid_t> processes() const;  // in the order added
+  // One line: what is traced in `pid` and how, for the "attached" message.
+  std::string describe(pid_t pid) const;
+
+ private:
+  struct Process;
+
+  BpfTracer& tracer();
+  void drain();
+  void attach_probes(Process& process);
+  void attach_missing_probes();
+  void detach_all_probes();
+  void count_period(Process& process, const std::map<uint32_t, ut_thread_state>& states,
+                    std::chrono::steady_clock::time_point until);
+  void end_period();
+
+  SessionOptions options_;
+  analysis::AnalysisCache cache_;  // shared: many processes map the same unwinder
+  std::optional<host::HostInfo> host_;             // host facts, read once per session
+  std::optional<model::FrameSize> frame_size_;     // measured once per session (0 bytes: failed)
+  std::unique_ptr<BpfTracer> tracer_;
+  std::unique_ptr<ResumeSampler> sampler_;  // full and sampled modes, once loaded
+  double load_ms_ = 0;
+  std::vector<pid_t> order_;
+  std::map<pid_t, std::unique_ptr<Process>> processes_;
+  std::chrono::steady_clock::time_point period_down_at_{};
+};
+
+struct TraceOptions {
+  std::vector<pid_t> pids;
+  SessionOptions session;
+  std::optional<double> duration_s;       // stop after this long; otherwise at stop or exits
+  const std::atomic<bool>* stop = nullptr;  // set from a SIGINT/SIGTERM handler
+  int poll_interval_ms = 100;             // how often the ring buffer is drained
+  std::function<void(const std::string&)> on_attached;  // told what is traced, once attached
+};
+
+// Traces `pids` until every one has exited, `stop` or the duration. One result per process, in
+// the order given. Throws UserError for a missing target, missing privileges or a kernel
+// feature missing.
+std::vector<TraceResult> trace_processes(const TraceOptions& options);
+// The one-process case: options.pids must hold exactly one pid.
 TraceResult trace_process(const TraceOptions& options);
 
 }  // namespace ut::trace

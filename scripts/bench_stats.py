@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Statistics for scripts/bench.sh over its runs file: one line per run,
+"CONFIG REP exc/s throws resumes signals storm_hz cpu% lost startup_ms load_ms attach_ms worker_cpu_s".
+
+Two throughputs: wall-clock exceptions/s (what users see, but other work on a shared host moves
+it a lot) and throws per second of the workers' own CPU time (the tracer's in-process costs are
+charged to the workers, so this one isolates them from CPU contention).
+
+  bench_stats.py RUNS summary BASELINE CONFIG...   table: throughput, ratio to the baseline of
+                                                   the same repetition (min, median), CPU, losses
+  bench_stats.py RUNS costs                        added ns per signal and per resume
+"""
+import statistics
+import sys
+
+EXC, THROWS, RESUMES, SIGNALS, STORM, CPU, LOST, STARTUP, LOAD, ATTACH, WORKER_CPU = range(11)
+
+
+def per_cpu(run):
+    return run[THROWS] / run[WORKER_CPU] if run[WORKER_CPU] > 0 else float("nan")
+
+
+def read_runs(path):
+    runs = {}
+    for line in open(path):
+        fields = line.split()
+        runs.setdefault(fields[0], {})[int(fields[1])] = [float(x) for x in fields[2:]]
+    return runs
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def ratios(reps, base, metric):
+    return [metric(reps[k]) / metric(base[k]) for k in reps if k in base and metric(base[k]) > 0]
+
+
+def summary(runs, baseline, configs):
+    header = ["config", "exc/s med", "min", "ratio med", "min", "throws/cpu-s", "ratio med", "min",
+              "tracer CPU%", "lost", "startup ms"]
+    print("{:<13}{:>10}{:>8}{:>10}{:>7}{:>14}{:>10}{:>7}{:>12}{:>6}{:>11}".format(*header))
+    base = runs.get(baseline, {})
+    for config in [baseline] + configs:
+        reps = runs.get(config, {})
+        if not reps:
+            continue
+        wall = ratios(reps, base, lambda r: r[EXC])
+        cpu = ratios(reps, base, per_cpu)
+        print("{:<13}{:>10.0f}{:>8.0f}{:>10.3f}{:>7.3f}{:>14.0f}{:>10.3f}{:>7.3f}{:>12.2f}{:>6.0f}{:>11.0f}".format(
+            config, median([v[EXC] for v in reps.values()]), min(v[EXC] for v in reps.values()),
+            median(wall), min(wall, default=float("nan")),
+            median([per_cpu(v) for v in reps.values()]), median(cpu), min(cpu, default=float("nan")),
+            median([v[CPU] for v in reps.values()]), sum(v[LOST] for v in reps.values()),
+            median([v[STARTUP] for v in reps.values()])))
+
+
+def costs(runs):
+    def med(config, field):
+        return median([v[field] for v in runs[config].values()])
+
+    def seconds_per_throw(config):  # of worker CPU: robust to other work on the host
+        return 1 / median([per_cpu(v) for v in runs[config].values()])
+
+    signals_per_throw = med("signal-only", SIGNALS) / med("signal-only", THROWS)
+    resumes_per_throw = med("full", RESUMES) / med("full", THROWS)
+    per_signal = (seconds_per_throw("signal-only") - seconds_per_throw("none")) / signals_per_throw
+    per_resume_full = (seconds_per_throw("full") - seconds_per_throw("signal-only")) / resumes_per_throw
+    per_resume_bt = (seconds_per_throw("bpftrace") - seconds_per_throw("signal-only")) / resumes_per_throw
+    print(f"signals per throw {signals_per_throw:.2f}, resumes per throw {resumes_per_throw:.2f} (medians)")
+    print("from throws per worker-CPU-second (medians):")
+    print(f"added ns per signal (signal-only vs none): {per_signal * 1e9:.0f}")
+    print(f"added ns per resume (vs signal-only): full {per_resume_full * 1e9:.0f}, "
+          f"bpftrace {per_resume_bt * 1e9:.0f}; full / bpftrace = {per_resume_full / per_resume_bt:.3f}")
+    print("start-up of attach, ms (median): open+load+signal hook {:.0f}, whole attach incl. analysis {:.0f}, "
+          "as the script waited for it {:.0f}".format(med("full", LOAD), med("full", ATTACH), med("full", STARTUP)))
+
+
+def main():
+    runs = read_runs(sys.argv[1])
+    if sys.argv[2] == "summary":
+        summary(runs, sys.argv[3], sys.argv[4:])
+    else:
+        costs(runs)
+
+
+if __name__ == "__main__":
+    main()
