@@ -86,7 +86,7 @@ TEST(MetricsPrometheus, PrometheusScrapesWhatUnwindtraceCounted) {
   }
   Workload workload("gnu", {"--threads", "1", "--signal-rate", "2000", "--duration", "3"});
   RecordRun run({"-p", std::to_string(workload.pid()), "--metrics", "127.0.0.1:0", "--duration", "60",
-                 "--snapshot-s", "0.5", "--rescan-s", "0.5"});
+                 "--segment-s", "0.5", "--rescan-s", "0.5"});
   // Not -q for this line: it says which port the kernel gave the endpoint.
   std::optional<std::string> line;
   std::smatch port;
@@ -109,7 +109,10 @@ TEST(MetricsPrometheus, PrometheusScrapesWhatUnwindtraceCounted) {
   }
   ASSERT_FALSE(final_record.is_null());
   ASSERT_TRUE(final_record["target_exited"].get<bool>());
-  double counted = final_record["counts"]["signals"].get<double>();
+  // Each record covers one segment; the counter covers them all.
+  double counted = 0;
+  for (const auto& r : run.records())
+    if (r["kind"] == "process" && r["pid"] == workload.pid()) counted += r["counts"]["signals"].get<double>();
   ASSERT_GT(counted, 0);
 
   std::string promql = fmt::format("unwindtrace_signals_total{{pid=\"{}\"}}", workload.pid());

@@ -30,8 +30,8 @@ TEST(RecordHostMode, TracesTheExposedProcessAndWritesItsRecords) {
   Workload safe("libgcc", {"--threads", "1", "--signal-rate", "2000", "--duration", "60"});
   exposed.go();
   safe.go();
-  RecordRun run({"-p", std::to_string(exposed.pid()), "-p", std::to_string(safe.pid()), "--duration", "3",
-                 "--snapshot-s", "1"});
+  RecordRun run({"-p", std::to_string(exposed.pid()), "-p", std::to_string(safe.pid()), "--duration", "5",
+                 "--segment-s", "1"});
   auto status = run.process().wait(60);
   std::string err = run.process().read_stderr_rest();
   ASSERT_EQ(status, 0) << err;
@@ -43,14 +43,21 @@ TEST(RecordHostMode, TracesTheExposedProcessAndWritesItsRecords) {
   EXPECT_FALSE(records.front()["cpu_model"].get<std::string>().empty());
   auto last = run.last_process_record(exposed.pid());
   ASSERT_FALSE(last.is_null()) << "no record for the exposed workload";
-  EXPECT_EQ(last["mode"], "signal-only");
-  EXPECT_GT(last["counts"]["signals"].get<uint64_t>(), 0u);
-  EXPECT_GE(last["duration_s"].get<double>(), 2.5);
+  EXPECT_EQ(last["mode"], "signal_only");
+  double traced_s = 0;
+  uint64_t signals = 0;
+  size_t segments = 0;
+  for (const auto& r : records)
+    if (r["kind"] == "process" && r["pid"] == exposed.pid()) {
+      traced_s += r["duration_s"].get<double>();
+      signals += r["counts"]["signals"].get<uint64_t>();
+      ++segments;
+    }
+  EXPECT_GT(signals, 0u);
+  EXPECT_GE(traced_s, 1.0);  // of 5 s: the first scan (dpkg's file lists) can take seconds when cold
   EXPECT_NE(last["unwinder"]["object"].get<std::string>().find("libunwind"), std::string::npos);
   EXPECT_GT(last["process_start_ticks"].get<uint64_t>(), 0u);
-  size_t snapshots = 0;
-  for (const auto& r : records) snapshots += r["kind"] == "process" && r["pid"] == exposed.pid();
-  EXPECT_GE(snapshots, 2u) << "periodic snapshots and the final one";
+  EXPECT_GE(segments, 2u) << "a record per segment and the last one";
   EXPECT_TRUE(run.last_process_record(safe.pid()).is_null()) << "libgcc's unwinder is not exposed";
 
   for (const auto& entry : std::filesystem::directory_iterator(run.directory())) {
@@ -70,7 +77,8 @@ TEST(RecordHostMode, TracesTheExposedProcessAndWritesItsRecords) {
 
 TEST(RecordHostMode, PicksUpAProcessStartedLaterAndWritesItsFinalRecordAtExit) {
   UT_REQUIRE_ROOT();
-  RecordRun run({"--duration", "30", "--rescan-s", "0.5", "--snapshot-s", "60"});
+  // Every process running the workload's executable: others' processes on this host stay out.
+  RecordRun run({"--duration", "30", "--rescan-s", "0.5", "--segment-s", "60", "--exe", workload_path("gnu")});
   std::this_thread::sleep_for(std::chrono::seconds(1));
   Workload late("gnu", {"--threads", "1", "--signal-rate", "1000", "--duration", "2"});
   late.go();

@@ -88,17 +88,19 @@ TEST(CountIntervals, BinomialUpperTail) {
 
 TEST(Records, ProcessRecordCarriesIdentityPlacementAndTheCorruptionEstimate) {
   auto report = testing::synthetic_report(4242, "/usr/bin/ingest", 4, 3, 100);
+  report.mode = model::TraceMode::Sampled;
+  report.duty_cycle = model::DutyCycle{0.05, 10};
   ProcessFacts facts;
   facts.placement = {17, "/docker/" + kDockerId, kDockerId};
   facts.unwinder_build_id = "abc";
-  facts.mode = TraceMode::Full;
   json record = process_record(report, testing::synthetic_host("node-7"), facts, 2);
   EXPECT_EQ(record["schema"], kRecordSchemaVersion);
   EXPECT_EQ(record["kind"], "process");
   EXPECT_EQ(record["host"], "node-7");
   EXPECT_EQ(record["ns_pid"], 17);
   EXPECT_EQ(record["container_id"], kDockerId);
-  EXPECT_EQ(record["mode"], "full");
+  EXPECT_EQ(record["mode"], "sampled");
+  EXPECT_DOUBLE_EQ(record["sample_duty"].get<double>(), 0.05);
   EXPECT_EQ(record["records_dropped"], 2);
   EXPECT_EQ(record["hits"]["corrupting"], 4);
   EXPECT_DOUBLE_EQ(record["model"]["predicted_crashes_per_s"].get<double>(), 0.04);

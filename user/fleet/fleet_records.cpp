@@ -69,7 +69,7 @@ ProcessRecord parse_process(const json& r) {
   p.unwinder_build_id = field<std::string>(unwinder, "build_id");
   p.unwinder_package = field<std::string>(unwinder, "package");
   const json rates = field<json>(r, "rates");
-  p.resumes_per_s = field<double>(rates, "resumes_per_s");
+  p.resumes_per_s = nullable<double>(rates, "resumes_per_s").value_or(0);
   p.interrupt_signals_per_s = field<double>(rates, "interrupt_signals_per_s");
   const json hits = field<json>(r, "hits");
   p.hits = field<uint64_t>(hits, "total");

@@ -1,5 +1,7 @@
 #include "output/metrics_registry.h"
 
+#include <map>
+
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -58,16 +60,11 @@ MetricsRegistry::MetricsRegistry()
 
 MetricsRegistry::~MetricsRegistry() = default;
 
-void MetricsRegistry::update(const ProcessMetrics& p) {
+void MetricsRegistry::add_segment(const ProcessMetrics& p) {
   std::lock_guard lock(mutex_);
   std::map<std::string, std::string> labels{{"pid", std::to_string(p.pid)}, {"comm", p.comm}, {"unwinder", p.unwinder}};
-  const uint64_t totals[kCounters] = {p.signals, p.interrupt_signals, p.resumes, p.window_hits, p.lost_events};
-  for (int i = 0; i < kCounters; ++i) {
-    uint64_t& last = last_[{p.pid, p.trace_start, i}];
-    if (totals[i] > last) families_->counters[i]->Add(labels).Increment(static_cast<double>(totals[i] - last));
-    else families_->counters[i]->Add(labels);  // present at 0 from the first scrape on
-    last = std::max(last, totals[i]);
-  }
+  const uint64_t counts[kCounters] = {p.signals, p.interrupt_signals, p.resumes, p.window_hits, p.lost_events};
+  for (int i = 0; i < kCounters; ++i) families_->counters[i]->Add(labels).Increment(static_cast<double>(counts[i]));
   families_->resumes_per_s.Add(labels).Set(p.resumes_per_s);
   families_->interrupt_per_s.Add(labels).Set(p.interrupt_signals_per_s);
   families_->predicted.Add(labels).Set(p.predicted_crashes_per_s);

@@ -5,11 +5,9 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <tuple>
 
 namespace prometheus {
 class Registry;
@@ -20,12 +18,11 @@ class Gauge;
 
 namespace ut::output {
 
-// Totals since the process's trace started; the registry turns them into counter increments.
+// One finished trace segment of a process: its counts are added to the counters.
 struct ProcessMetrics {
   int32_t pid = 0;
   std::string comm;
   std::string unwinder;     // the traced object's file name, or the binding when not exposed
-  std::string trace_start;  // tells two traces of one PID apart (a new campaign window)
   uint64_t signals = 0;
   uint64_t interrupt_signals = 0;
   uint64_t resumes = 0;
@@ -48,7 +45,7 @@ class MetricsRegistry {
  public:
   MetricsRegistry();
   ~MetricsRegistry();
-  void update(const ProcessMetrics& process);
+  void add_segment(const ProcessMetrics& process);
   void update(const HostMetrics& host);
   // Text exposition format 0.0.4, what Prometheus scrapes.
   std::string render() const;
@@ -58,8 +55,6 @@ class MetricsRegistry {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> families_;
   std::mutex mutex_;
-  // Last totals seen per (pid, trace start, metric): counters advance by the difference.
-  std::map<std::tuple<int32_t, std::string, int>, uint64_t> last_;
   uint64_t last_written_ = 0, last_dropped_ = 0, last_rescans_ = 0;
 };
 

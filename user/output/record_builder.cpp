@@ -53,15 +53,6 @@ json routines_json(const Report& report) {
 
 }  // namespace
 
-const char* to_string(TraceMode mode) {
-  switch (mode) {
-    case TraceMode::SignalOnly: return "signal-only";
-    case TraceMode::Full: return "full";
-    case TraceMode::Sampled: return "sampled";
-  }
-  return "signal-only";
-}
-
 CrashSignature fault_signature(int32_t sig, uint64_t ip, uint64_t sp) {
   constexpr uint64_t kUserTop = 0x0000'8000'0000'0000, kKernelBottom = 0xffff'8000'0000'0000;
   CrashSignature crash;
@@ -125,14 +116,14 @@ json process_record(const Report& report, const host::HostIdentity& host, const 
                         {"object", facts.unwinder_object},
                         {"build_id", facts.unwinder_build_id},
                         {"package", facts.unwinder_package}};
-  record["mode"] = to_string(facts.mode);
-  record["sample_duty"] = facts.sample_duty;
+  record["mode"] = model::to_string(report.mode);
+  record["sample_duty"] = report.duty_cycle ? report.duty_cycle->fraction : 1.0;
   record["started_at"] = report.started_at;
   record["ended_at"] = report.ended_at;
   record["duration_s"] = report.duration_s;
   record["target_exited"] = report.target_exited;
   record["exposure"] = to_string(report.exposure);
-  record["rates"] = {{"resumes_per_s", a.resumes_per_s},
+  record["rates"] = {{"resumes_per_s", a.resumes_per_s ? json(*a.resumes_per_s) : json(nullptr)},
                      {"signals_per_s", a.signals_per_s},
                      {"interrupt_signals_per_s", a.interrupt_signals_per_s}};
   record["counts"] = {{"resumes", a.resumes},

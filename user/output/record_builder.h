@@ -19,11 +19,6 @@ namespace ut::output {
 
 inline constexpr int kRecordSchemaVersion = 1;
 
-// How a process was traced: signals only (cheapest: no uprobe), signals and every resume, or
-// resumes on a duty cycle.
-enum class TraceMode { SignalOnly, Full, Sampled };
-const char* to_string(TraceMode mode);  // "signal-only", "full", "sampled"
-
 // What the report does not hold but a fleet needs to group processes.
 struct ProcessFacts {
   uint64_t start_ticks = 0;  // the process's start (/proc/PID/stat field 22): a PID reused is another process
@@ -32,8 +27,6 @@ struct ProcessFacts {
   std::string unwinder_object;  // the hazardous object traced, "" when none
   std::string unwinder_build_id;
   std::string unwinder_package;  // "libunwind8 1.6.2-3 amd64", "" when dpkg does not know it
-  TraceMode mode = TraceMode::SignalOnly;
-  double sample_duty = 1.0;  // fraction of the time resumes were probed (Sampled)
 };
 
 // A fatal signal's signature: what the crash looked like, never what memory held.

@@ -1,27 +1,22 @@
 #include "trace/host_session.h"
 
-#include <time.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <set>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "analysis/analysis_cache.h"
 #include "analysis/elf_object.h"
-#include "host/host_info.h"
 #include "host/package_identity.h"
-#include "proc/exception_unwinder.h"
 #include "proc/process_container.h"
 #include "proc/process_exposure.h"
+#include "proc/process_info.h"
 #include "proc/process_list.h"
-#include "proc/process_routines.h"
-#include "trace/bpf_tracer.h"
 #include "trace/crash_watch.h"
-#include "trace/privileges.h"
 
 namespace ut::trace {
 
@@ -31,75 +26,171 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 std::string exe_build_id(pid_t pid) {
   try {
     return analysis::ElfObject::open(fmt::format("/proc/{}/exe", pid)).build_id();
   } catch (const std::exception&) {
-    return "";  // not an ELF file we can read: the record says so by leaving it empty
+    return "";  // not an ELF file we can read: the record leaves it empty
   }
 }
 
+// What host mode keeps per traced process besides the session's own state.
+struct Tracked {
+  proc::ProcessInfo info;  // to notice an exec (same PID and start, another exe)
+  output::ProcessFacts facts;
+  std::vector<std::pair<uint64_t, uint64_t>> routines;  // [start, end) of its hazardous routines
+};
+
 class HostTracer {
  public:
-  explicit HostTracer(const HostTraceOptions& options)
-      : options_(options), tracer_(options.ring_buffer_bytes), frame_(options.frame), host_(host::read_host_info()) {
-    tracer_.attach_signal_hook();
+  explicit HostTracer(const HostTraceOptions& options) : options_(options), session_(session_options(options)) {
     if (options.on_crash) crash_watch_ = std::make_unique<CrashWatch>();
   }
 
   HostScanStats run() {
-    EventHandlers handlers{[this](const ut_resume_event& e) { route(e.hdr.tgid, e); },
-                           [this](const ut_signal_event& e) { route(e.hdr.tgid, e); }};
     auto started = Clock::now();
-    auto last_snapshot = started;
+    auto segment_started = started;
     rescan();
     auto last_scan = Clock::now();
     for (;;) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(options_.poll_interval_ms));
-      drain(handlers);
+      for (pid_t pid : session_.poll(options_.poll_interval_ms)) end(pid, "exited");
+      drain_crashes();
       if ((options_.stop && options_.stop->load()) || seconds_since(started) >= options_.duration_s) break;
       if (seconds_since(last_scan) >= options_.rescan_interval_s) {
         rescan();
         last_scan = Clock::now();
       }
-      if (seconds_since(last_snapshot) >= options_.snapshot_interval_s) {
-        for (auto& [pid, process] : traced_) snapshot(*process, false);
-        last_snapshot = Clock::now();
+      if (seconds_since(segment_started) >= options_.segment_s) {
+        for (pid_t pid : session_.processes()) next_segment(pid);
+        segment_started = Clock::now();
       }
     }
-    drain(handlers);
-    for (auto& [pid, process] : traced_) snapshot(*process, true);
+    drain_crashes();
+    for (pid_t pid : session_.processes()) hand_out(pid, true);
     stats_.traced_now = 0;
     return stats_;
   }
 
  private:
   const HostTraceOptions& options_;
-  BpfTracer tracer_;
+  std::set<std::pair<uint32_t, uint32_t>> hit_threads_;  // (tgid, tid) with a window hit
+  TraceSession session_;
   std::unique_ptr<CrashWatch> crash_watch_;
-  std::optional<host::FrameSize> frame_;
-  host::HostInfo host_;
   analysis::AnalysisCache cache_;
   host::PackageIndex packages_;
-  std::map<pid_t, std::unique_ptr<HostProcess>> traced_;
+  std::map<pid_t, Tracked> tracked_;
   std::set<std::pair<pid_t, uint64_t>> failed_;  // (pid, start) that could not be traced: not retried
   HostScanStats stats_;
 
-  template <typename Event>
-  void route(uint32_t tgid, const Event& event) {
-    auto it = traced_.find(static_cast<pid_t>(tgid));
-    if (it != traced_.end() && !it->second->ended) it->second->joiner->add(event);
+  SessionOptions session_options(const HostTraceOptions& options) {
+    SessionOptions session = options.session;
+    auto on_hit = options.session.on_hit;
+    session.on_hit = [this, on_hit](const model::JoinedSignal& hit, const model::Session& traced) {
+      hit_threads_.insert({hit.tgid, hit.tid});
+      if (on_hit) on_hit(hit, traced);
+    };
+    return session;
   }
 
-  // Window hits first: a hit that preceded a crash must be in its thread's tally before the crash.
-  void drain(const EventHandlers& handlers) {
-    tracer_.drain(handlers);
+  void note(const std::string& text) const {
+    if (options_.on_note) options_.on_note(text);
+  }
+
+  TraceResult hand_out(pid_t pid, bool last) {
+    auto result = session_.remove_process(pid);
+    if (options_.on_segment) options_.on_segment(result, tracked_.at(pid).facts, last);
+    if (last) tracked_.erase(pid);
+    return result;
+  }
+
+  void end(pid_t pid, const char* why) {
+    auto comm = tracked_.at(pid).info.comm;
+    hand_out(pid, true);
+    note(fmt::format("PID {} ({}) {}: last record written", pid, comm, why));
+  }
+
+  void next_segment(pid_t pid) {
+    hand_out(pid, false);
+    try {
+      session_.add_process(pid);
+    } catch (const std::exception& e) {  // it went away between the segments
+      tracked_.erase(pid);
+      note(fmt::format("PID {}: not traced further: {}", pid, e.what()));
+    }
+  }
+
+  bool exec_d(const Tracked& t) const {
+    try {
+      return proc::read_process_info(t.info.pid).exe != t.info.exe;
+    } catch (const std::exception&) {
+      return false;  // gone: the session reports the exit
+    }
+  }
+
+  void rescan() {
+    auto started = Clock::now();
+    for (pid_t pid : session_.processes())
+      if (exec_d(tracked_.at(pid))) end(pid, "exec'd");
+    auto pids = options_.only.empty() ? proc::list_pids() : options_.only;
+    for (pid_t pid : pids)
+      if (!tracked_.count(pid)) consider(pid);
+    stats_.scans++;
+    stats_.last_scan_s = seconds_since(started);
+    stats_.traced_now = tracked_.size();
+    if (options_.on_scan) options_.on_scan(stats_);
+  }
+
+  bool wanted_exe(pid_t pid) const {
+    if (options_.exes.empty()) return true;
+    try {
+      auto exe = proc::read_process_info(pid).exe;
+      return std::find(options_.exes.begin(), options_.exes.end(), exe) != options_.exes.end();
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+  void consider(pid_t pid) {
+    if (!wanted_exe(pid)) return;
+    std::vector<output::ScanObject> objects;
+    auto assessed = proc::assess_process(pid, cache_, packages_, objects);
+    if (!assessed.error.empty() || !assessed.exposed) return;
+    Tracked tracked;
+    try {
+      tracked.info = proc::read_process_info(pid);
+      if (failed_.count({pid, tracked.info.start_ticks})) return;
+      const model::Session& session = session_.add_process(pid);
+      if (session.routines.empty()) {  // exposed by its binding, but nothing mapped to watch yet
+        session_.remove_process(pid);
+        return;
+      }
+      for (const auto& routine : session.routines)
+        tracked.routines.push_back({routine.start, routine.start + routine.window.size});
+      tracked.facts = facts(pid, tracked.info, session);
+      note(session_.describe(pid));
+      tracked_[pid] = std::move(tracked);
+      stats_.traced_total++;
+    } catch (const std::exception& e) {
+      failed_.insert({pid, tracked.info.start_ticks});
+      note(fmt::format("PID {} ({}): not traced: {}", pid, assessed.comm, e.what()));
+    }
+  }
+
+  output::ProcessFacts facts(pid_t pid, const proc::ProcessInfo& info, const model::Session& session) {
+    output::ProcessFacts facts;
+    facts.start_ticks = info.start_ticks;
+    facts.placement = proc::read_process_placement(pid);
+    facts.exe_build_id = exe_build_id(pid);
+    facts.unwinder_object = session.routines.front().object_path;
+    facts.unwinder_build_id = session.routines.front().build_id;
+    if (facts.placement.container_id.empty())  // dpkg knows the host's files, not a container's
+      if (auto owner = packages_.owner(facts.unwinder_object))
+        facts.unwinder_package = fmt::format("{} {} {}", owner->package, owner->version, owner->architecture);
+    return facts;
+  }
+
+  // After the session's poll: a window hit that preceded a crash is already in hit_threads_.
+  void drain_crashes() {
     if (crash_watch_) crash_watch_->drain([this](const ut_crash_event& e) { options_.on_crash(signature(e)); });
   }
 
@@ -113,139 +204,25 @@ class HostTracer {
     auto placement = proc::read_process_placement(pid);  // empty once the process is gone
     crash.namespace_pid = placement.namespace_pid;
     crash.container_id = placement.container_id;
-    auto traced = traced_.find(pid);
-    if (traced == traced_.end()) {
+    crash.window_hit_before = hit_threads_.count({e.hdr.tgid, e.hdr.tid}) > 0;
+    if (auto t = tracked_.find(pid); t != tracked_.end()) {
+      crash.exe = t->second.info.exe;
+      for (const auto& [start, end] : t->second.routines)
+        crash.inside_unwinder = crash.inside_unwinder || (e.ip >= start && e.ip < end);
+    } else {
       try {
         crash.exe = proc::read_process_info(pid).exe;
       } catch (const std::exception&) {
         // already reaped: the record has no exe
       }
-      return crash;
     }
-    const HostProcess& p = *traced->second;
-    crash.exe = p.info.exe;
-    for (const auto& routine : p.session.routines)
-      crash.inside_unwinder = crash.inside_unwinder || (e.ip >= routine.start && e.ip < routine.start + routine.window.size);
-    auto thread = p.joiner->threads().find(e.hdr.tid);
-    crash.window_hit_before = thread != p.joiner->threads().end() && thread->second.hits.total > 0;
     return crash;
-  }
-
-  void note(const std::string& text) const {
-    if (options_.on_note) options_.on_note(text);
-  }
-
-  // Counters so far from the kernel's maps; `final` also closes the joiner.
-  void snapshot(HostProcess& p, bool final) {
-    model::Session& s = p.session;
-    s.ended_at = std::chrono::system_clock::now();
-    s.duration_s = std::chrono::duration<double>(s.ended_at - s.started_at).count();
-    s.signal_counts.clear();
-    for (const auto& c : tracer_.signal_counts(p.info.pid)) s.signal_counts.push_back({c.key, c.count});
-    s.kernel_resumes = tracer_.thread_resumes(p.info.pid);
-    s.lost_events = tracer_.lost_events();  // host-wide: one ring buffer for every process
-    if (final) p.joiner->finish();
-    if (options_.on_snapshot) options_.on_snapshot(p, final);
-  }
-
-  bool still_same(const HostProcess& p) const {
-    try {
-      auto now = proc::read_process_info(p.info.pid);
-      return now.start_ticks == p.info.start_ticks && now.exe == p.info.exe && proc::process_alive(p.info);
-    } catch (const std::exception&) {
-      return false;
-    }
-  }
-
-  void rescan() {
-    auto started = Clock::now();
-    for (auto it = traced_.begin(); it != traced_.end();) {
-      if (still_same(*it->second)) {
-        ++it;
-        continue;
-      }
-      it->second->ended = true;
-      it->second->session.target_exited = true;
-      snapshot(*it->second, true);
-      note(fmt::format("PID {} ({}) ended or exec'd: final record written", it->first, it->second->info.comm));
-      it = traced_.erase(it);
-    }
-    auto pids = options_.only.empty() ? proc::list_pids() : options_.only;
-    for (pid_t pid : pids)
-      if (!traced_.count(pid)) consider(pid);
-    stats_.scans++;
-    stats_.last_scan_s = seconds_since(started);
-    stats_.traced_now = traced_.size();
-    if (options_.on_scan) options_.on_scan(stats_);
-  }
-
-  void consider(pid_t pid) {
-    std::vector<output::ScanObject> objects;
-    auto assessed = proc::assess_process(pid, cache_, packages_, objects);
-    if (!assessed.error.empty() || !assessed.exposed) return;
-    proc::ProcessInfo info;
-    try {
-      info = proc::read_process_info(pid);
-      if (failed_.count({pid, info.start_ticks})) return;
-      start(info, assessed);
-    } catch (const std::exception& e) {
-      failed_.insert({pid, info.start_ticks});
-      note(fmt::format("PID {} ({}): not traced: {}", pid, assessed.comm, e.what()));
-    }
-  }
-
-  void start(const proc::ProcessInfo& info, const output::ScanProcess& assessed) {
-    auto found = proc::find_process_routines(info.pid, cache_);
-    if (found.routines.empty()) return;
-    if (found.routines.size() > UT_MAX_ROUTINES) found.routines.resize(UT_MAX_ROUTINES);
-    auto p = std::make_unique<HostProcess>();
-    p->info = info;
-    p->warnings = found.warnings;
-    model::Session& s = p->session;
-    s.pid = info.pid;
-    s.comm = info.comm;
-    s.exe = info.exe;
-    s.unwinder = fmt::format("{} ({})", assessed.unwinder_path, assessed.unwinder_name);
-    s.host = host_;
-    s.frame_size = frame_;
-    for (const auto& mapped : found.routines)
-      s.routines.push_back({mapped.object_path, mapped.build_id, mapped.routine.symbol.name, mapped.start,
-                            mapped.routine.window, mapped.routine.probes});
-    p->facts.start_ticks = info.start_ticks;
-    p->facts.placement = proc::read_process_placement(info.pid);
-    p->facts.exe_build_id = exe_build_id(info.pid);
-    p->facts.unwinder_object = found.routines.front().object_path;
-    p->facts.unwinder_build_id = found.routines.front().build_id;
-    if (p->facts.placement.container_id.empty())  // dpkg knows the host's files, not a container's
-      if (auto owner = packages_.owner(p->facts.unwinder_object))
-        p->facts.unwinder_package = fmt::format("{} {} {}", owner->package, owner->version, owner->architecture);
-    p->facts.mode = options_.mode;
-    p->facts.sample_duty = options_.sample_duty;
-
-    model::JoinOptions join_options;
-    join_options.frame = frame_;
-    p->joiner = std::make_unique<model::Joiner>(join_options);
-    s.started_at = std::chrono::system_clock::now();
-    s.start_ktime_ns = monotonic_ns();
-    tracer_.watch_process(info.pid, proc::make_target(found.routines));
-    size_t probes = 0;
-    if (options_.mode != output::TraceMode::SignalOnly)
-      for (uint32_t index = 0; index < found.routines.size(); ++index)
-        for (const auto& probe : found.routines[index].routine.probes) {
-          tracer_.attach_resume_probe(info.pid, found.routines[index].attach_path, probe.file_offset, index);
-          ++probes;
-        }
-    note(fmt::format("tracing PID {} ({}): {} routine(s), {} resume probe(s)", info.pid, info.comm,
-                     found.routines.size(), probes));
-    traced_[info.pid] = std::move(p);
-    stats_.traced_total++;
   }
 };
 
 }  // namespace
 
 HostScanStats trace_host(const HostTraceOptions& options) {
-  require_tracing_privileges("record");
   HostTracer tracer(options);
   return tracer.run();
 }

@@ -1,38 +1,22 @@
 // Host mode: every process on the host whose C++ exceptions unwind through an exposed routine,
-// traced at once with one set of BPF programs, the host rescanned periodically so processes
-// started, exec'd or dlopen'ing an unwinder later join in. Each traced process keeps its own
-// session and joiner, so its report is built exactly as `attach` builds one.
-//
-// Drives BpfTracer directly (h1's multi-process session API was not available when this was
-// written); the per-process session setup mirrors trace_session.cpp. Crashes of every process
-// come from the crash watch (bpf/crash.bpf.c), joined with what the traced processes showed.
+// traced at once by one TraceSession (one set of BPF programs), the host rescanned periodically so
+// processes started, exec'd or dlopen'ing an unwinder later join in. Each process is traced in
+// segments: at the end of each, its result is handed out (for a record) and the next one starts.
+// Crashes of every process on the host come from the crash watch (bpf/crash.bpf.c), joined with
+// what the traced processes showed.
 #pragma once
 
 #include <sys/types.h>
 
 #include <atomic>
 #include <functional>
-#include <map>
-#include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "model/join.h"
-#include "model/session.h"
 #include "output/record_builder.h"
-#include "proc/process_info.h"
+#include "trace/trace_session.h"
 
 namespace ut::trace {
-
-struct HostProcess {
-  proc::ProcessInfo info;
-  model::Session session;
-  std::unique_ptr<model::Joiner> joiner;
-  output::ProcessFacts facts;
-  std::vector<std::string> warnings;
-  bool ended = false;  // exited or exec'd: its last snapshot is final
-};
 
 struct HostScanStats {
   uint64_t scans = 0;
@@ -45,19 +29,16 @@ struct HostTraceOptions {
   double duration_s = 0;  // how long to trace; stop ends it earlier
   const std::atomic<bool>* stop = nullptr;
   double rescan_interval_s = 2;
-  double snapshot_interval_s = 60;  // on_snapshot for every traced process this often
+  double segment_s = 60;  // each traced process's result is handed out this often
   int poll_interval_ms = 100;
-  uint32_t ring_buffer_bytes = 8u << 20;
-  output::TraceMode mode = output::TraceMode::SignalOnly;
-  double sample_duty = 1;  // recorded with each process: the fraction of time traced
-  // This host's signal frame, measured by the caller before it starts any thread.
-  std::optional<host::FrameSize> frame;
-  std::vector<pid_t> only;  // for tests: consider these PIDs only ("" = every process)
-  std::function<void(const std::string&)> on_note;  // one line: attached, ended, skipped
-  // A process's totals so far (final = true once: at its end or the window's end).
-  std::function<void(const HostProcess&, bool final)> on_snapshot;
+  SessionOptions session;  // mode, duty cycle, ring buffer
+  std::vector<pid_t> only;         // consider these PIDs only (empty: every process)
+  std::vector<std::string> exes;   // consider processes running these executables only (empty: any)
+  std::function<void(const std::string&)> on_note;  // one line: tracing, ended, not traced
+  // A segment's result; `last` when the process ended or the trace did.
+  std::function<void(const TraceResult&, const output::ProcessFacts&, bool last)> on_segment;
   std::function<void(const HostScanStats&)> on_scan;
-  // A fault signal anywhere on the host (the crash watch); nullptr: no crash watch is loaded.
+  // A fault signal anywhere on the host; unset: no crash watch is loaded.
   std::function<void(const output::CrashSignature&)> on_crash;
 };
 
