@@ -5,8 +5,14 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "record_support.h"
 #include "runtime_support.h"
@@ -131,6 +137,41 @@ TEST(RecordHostMode, RecordsACrashOfAnyProcess) {
   EXPECT_EQ(crash["comm"], "ut_jump_to_zero");
   run.process().send_signal(SIGTERM);
   EXPECT_EQ(run.process().wait(30), 0);
+}
+
+}  // namespace
+}  // namespace ut::runtime_test
+
+namespace ut::runtime_test {
+namespace {
+
+// `attach --all`: host mode with attach's reports, one per exposed process found.
+TEST(AttachAll, ReportsEveryExposedProcessItFound) {
+  UT_REQUIRE_ROOT();
+  Workload exposed("gnu", {"--threads", "1", "--signal-rate", "2000", "--duration", "60"});
+  exposed.go();
+  auto json_path = std::filesystem::temp_directory_path() / fmt::format("ut-attach-all-{}.json", getpid());
+  proc::ChildProcess tool({tool_path(), "attach", "--all", "-d", "3", "-q", "--json", json_path.string()});
+  auto status = tool.wait(120);
+  std::string err = tool.read_stderr_rest();
+  ASSERT_EQ(status, 0) << err;
+  std::ifstream in(json_path);
+  auto reports = nlohmann::json::parse(in);
+  std::filesystem::remove(json_path);
+  ASSERT_TRUE(reports.is_array());
+  bool found = false;
+  for (const auto& report : reports) found = found || report["target"]["pid"] == exposed.pid();
+  EXPECT_TRUE(found) << "the exposed workload is not among the reports";
+  exposed.process().send_signal(SIGKILL);
+}
+
+TEST(AttachAll, PidAndAllExcludeEachOther) {
+  UT_REQUIRE_ROOT();
+  proc::ChildProcess tool({tool_path(), "attach", "--all", "-p", "1"});
+  EXPECT_EQ(tool.wait(30), 2);
+  proc::ChildProcess neither({tool_path(), "attach"});
+  EXPECT_EQ(neither.wait(30), 2);
+  EXPECT_NE(neither.read_stderr_rest().find("-p PID or --all"), std::string::npos);
 }
 
 }  // namespace

@@ -100,7 +100,7 @@ int run_record(const RecordOptions& options) {
     update_host_metrics();
   };
   size_t processes = 0, crashes = 0;
-  trace_options.on_segment = [&](const trace::TraceResult& result, const output::ProcessFacts& facts, bool last) {
+  trace_options.on_segment = [&](trace::TraceResult& result, const output::ProcessFacts& facts, bool last) {
     auto report = output::build_report(result.session, *result.joiner);
     writer.write(output::process_record(report, identity, facts, writer.dropped()));
     processes += last;

@@ -96,11 +96,10 @@ class HostTracer {
     if (options_.on_note) options_.on_note(text);
   }
 
-  TraceResult hand_out(pid_t pid, bool last) {
+  void hand_out(pid_t pid, bool last) {
     auto result = session_.remove_process(pid);
     if (options_.on_segment) options_.on_segment(result, tracked_.at(pid).facts, last);
     if (last) tracked_.erase(pid);
-    return result;
   }
 
   void end(pid_t pid, const char* why) {

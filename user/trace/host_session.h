@@ -35,8 +35,8 @@ struct HostTraceOptions {
   std::vector<pid_t> only;         // consider these PIDs only (empty: every process)
   std::vector<std::string> exes;   // consider processes running these executables only (empty: any)
   std::function<void(const std::string&)> on_note;  // one line: tracing, ended, not traced
-  // A segment's result; `last` when the process ended or the trace did.
-  std::function<void(const TraceResult&, const output::ProcessFacts&, bool last)> on_segment;
+  // A segment's result (the callee may keep it); `last` when the process ended or the trace did.
+  std::function<void(TraceResult&, const output::ProcessFacts&, bool last)> on_segment;
   std::function<void(const HostScanStats&)> on_scan;
   // A fault signal anywhere on the host; unset: no crash watch is loaded.
   std::function<void(const output::CrashSignature&)> on_crash;
