@@ -47,7 +47,7 @@ struct ProcessRecord {
   double predicted_per_s = 0;
   double low_per_s = 0;
   double high_per_s = 0;
-  uint64_t kernel_lost_events = 0;  // the tracer's (host-wide in host mode) ring-buffer losses so far
+  uint64_t kernel_lost_events = 0;  // this process's ring-buffer losses in this segment
   uint64_t resume_seq_gaps = 0;
   uint64_t records_dropped = 0;     // the writer's count so far
 };

@@ -121,18 +121,17 @@ FleetSummary summarize_exposure(const RecordSet& records, double confidence) {
   FleetSummary summary;
   auto processes = pool_processes(records);
   std::set<std::string> hosts;
-  // Records state running totals of the host's writer and ring buffer: the largest per host
-  // boot counts. Sequence gaps are the process's own: the pooled processes' last ones add up.
-  std::map<std::pair<std::string, std::string>, std::pair<uint64_t, uint64_t>> per_boot;  // dropped, lost
-  std::map<std::pair<ProcessKey, std::string>, uint64_t> seq_gaps;
+  // records_dropped is the host writer's running total: the largest per host boot counts. Lost
+  // events are each segment's own: the largest record of a segment, summed over segments.
+  std::map<std::pair<std::string, std::string>, uint64_t> dropped_per_boot;
+  std::map<std::pair<ProcessKey, std::string>, uint64_t> lost_per_segment;
   for (const auto& [name, host] : records.hosts) hosts.insert(name);
   for (const ProcessRecord& r : records.processes) {
     hosts.insert(r.host);
-    auto& [dropped, lost] = per_boot[{r.host, r.boot_id}];
+    auto& dropped = dropped_per_boot[{r.host, r.boot_id}];
     dropped = std::max(dropped, r.records_dropped);
-    lost = std::max(lost, r.kernel_lost_events);
-    auto& gaps = seq_gaps[{{r.host, r.boot_id, r.pid, r.process_start_ticks}, r.started_at}];
-    gaps = std::max(gaps, r.resume_seq_gaps);
+    auto& lost = lost_per_segment[{{r.host, r.boot_id, r.pid, r.process_start_ticks}, r.started_at}];
+    lost = std::max(lost, r.kernel_lost_events + r.resume_seq_gaps);
   }
   for (const CrashRecord& c : records.crashes) hosts.insert(c.host);
   summary.hosts = hosts.size();
@@ -145,11 +144,8 @@ FleetSummary summarize_exposure(const RecordSet& records, double confidence) {
     counts.push_back(p.corrupting_hits);
     times.push_back(p.observed_s);
   }
-  for (const auto& [boot, totals] : per_boot) {
-    summary.records_dropped += totals.first;
-    summary.lost_events += totals.second;
-  }
-  for (const auto& [trace, gaps] : seq_gaps) summary.lost_events += gaps;
+  for (const auto& [boot, dropped] : dropped_per_boot) summary.records_dropped += dropped;
+  for (const auto& [segment, lost] : lost_per_segment) summary.lost_events += lost;
   summary.forecast = forecast_from_counts(counts, times, confidence);
   summary.by_unwinder = group_by(processes, unwinder_key, confidence);
   summary.by_executable = group_by(
