@@ -56,12 +56,17 @@ inline host::HostIdentity synthetic_host(const std::string& name) {
   return host;
 }
 
-inline output::CrashSignature window_crash(int pid) {
+inline output::CrashSignature ingest_crash(int pid) {
   output::CrashSignature crash;
   crash.pid = pid;
   crash.comm = "ingest";
   crash.exe = "/usr/bin/ingest";
   crash.sig = SIGSEGV;
+  return crash;
+}
+
+inline output::CrashSignature window_crash(int pid) {
+  auto crash = ingest_crash(pid);
   crash.return_to_zero = true;
   crash.inside_unwinder = true;
   crash.window_hit_before = true;
@@ -69,11 +74,7 @@ inline output::CrashSignature window_crash(int pid) {
 }
 
 inline output::CrashSignature misaligned_crash(int pid) {
-  output::CrashSignature crash;
-  crash.pid = pid;
-  crash.comm = "ingest";
-  crash.exe = "/usr/bin/ingest";
-  crash.sig = SIGSEGV;
+  auto crash = ingest_crash(pid);
   crash.fault_ip = 0x7f00'1234'5678;
   crash.rsp_misaligned_by_8 = true;
   return crash;

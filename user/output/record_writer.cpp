@@ -31,7 +31,7 @@ RecordWriter::RecordWriter(std::string directory, RotationPolicy policy, std::st
     : directory_(std::move(directory)), policy_(policy), name_tag_(file_name_safe(name_tag)) {
   if (directory_ == "-") {
     fd_ = STDOUT_FILENO;
-    path_ = "-";
+    path_ = directory_;  // "-"
     return;
   }
   struct stat st {};
