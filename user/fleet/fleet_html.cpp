@@ -63,10 +63,19 @@ std::string svg_bars(const std::string& title, const std::vector<Bar>& bars, con
   return svg;
 }
 
+// A chart of thousands of hosts helps nobody: the first rows (the groups come sorted), and the
+// title says how many were left out.
+constexpr size_t kMaxBars = 30;
+
+std::string chart_title(const std::string& title, size_t shown, size_t total) {
+  return shown < total ? fmt::format("{} (first {} of {})", title, shown, total) : title;
+}
+
 std::vector<Bar> forecast_bars(const std::vector<ExposureGroup>& groups) {
   std::vector<Bar> bars;
-  for (const ExposureGroup& g : groups)
-    bars.push_back({g.key, g.forecast.per_day, g.forecast.interval.low, g.forecast.interval.high, false});
+  for (size_t i = 0; i < groups.size() && i < kMaxBars; ++i)
+    bars.push_back({groups[i].key, groups[i].forecast.per_day, groups[i].forecast.interval.low,
+                    groups[i].forecast.interval.high, false});
   return bars;
 }
 
@@ -101,8 +110,11 @@ std::string render_fleet_html(const FleetReport& report) {
                       "<p>{:.0f}% interval from {} corrupting window hit(s) (exact Poisson).</p>",
                       e.forecast.per_day, e.forecast.interval.low, e.forecast.interval.high,
                       e.forecast.confidence * 100, e.forecast.corrupting_hits);
-  html += svg_bars("Predicted crashes per day by unwinder build", forecast_bars(e.by_unwinder), "crashes per day");
-  html += svg_bars("Predicted crashes per day by host", forecast_bars(e.by_host), "crashes per day");
+  html += svg_bars(chart_title("Predicted crashes per day by unwinder build", std::min(kMaxBars, e.by_unwinder.size()),
+                               e.by_unwinder.size()),
+                   forecast_bars(e.by_unwinder), "crashes per day");
+  html += svg_bars(chart_title("Predicted crashes per day by host", std::min(kMaxBars, e.by_host.size()), e.by_host.size()),
+                   forecast_bars(e.by_host), "crashes per day");
   html += group_table("Exposure by unwinder build", e.by_unwinder);
   html += group_table("Exposure by executable", e.by_executable);
   html += group_table("Exposure by host", e.by_host);
@@ -117,9 +129,9 @@ std::string render_fleet_html(const FleetReport& report) {
     html += fmt::format("<h3>{}: {} crash(es)</h3><p class=\"{}\">{}</p>", escape(c.signature), c.crashes,
                         c.concentrated ? "outlier" : "", escape(c.reading));
     std::vector<Bar> bars;
-    for (const HostShare& h : c.hosts)
-      bars.push_back({h.host, static_cast<double>(h.crashes), 0, 0, h.outlier});
-    html += svg_bars(c.signature + " by host (red: outlier)", bars, "crashes");
+    for (size_t i = 0; i < c.hosts.size() && i < kMaxBars; ++i)  // most crashes first: outliers lead
+      bars.push_back({c.hosts[i].host, static_cast<double>(c.hosts[i].crashes), 0, 0, c.hosts[i].outlier});
+    html += svg_bars(chart_title(c.signature + " by host (red: outlier)", bars.size(), c.hosts.size()), bars, "crashes");
   }
   return html + "</body></html>\n";
 }
