@@ -14,12 +14,15 @@ namespace ut::runtime_test {
 
 namespace fs = std::filesystem;
 
-RecordRun::RecordRun(const std::vector<std::string>& args) {
+RecordRun::RecordRun(const std::vector<std::string>& args, size_t file_size_limit) {
   static std::atomic<int> runs{0};
   dir_ = fs::temp_directory_path() / fmt::format("ut-record-{}-{}", getpid(), runs++);
   fs::remove_all(dir_);
   fs::create_directories(dir_);
-  std::vector<std::string> argv{tool_path(), "record", "--output", dir_.string(), "-q"};
+  std::vector<std::string> argv;
+  if (file_size_limit) argv = {"prlimit", fmt::format("--fsize={}", file_size_limit), "--"};
+  for (const auto& arg : {tool_path(), std::string("record"), std::string("--output"), dir_.string(), std::string("-q")})
+    argv.push_back(arg);
   argv.insert(argv.end(), args.begin(), args.end());
   child_ = std::make_unique<proc::ChildProcess>(argv);
 }

@@ -15,8 +15,9 @@ namespace ut::runtime_test {
 
 class RecordRun {
  public:
-  // `unwindtrace record --output DIR -q ARGS...`
-  explicit RecordRun(const std::vector<std::string>& args);
+  // `unwindtrace record --output DIR -q ARGS...`; with `file_size_limit`, under `prlimit --fsize`
+  // (a full disk, without needing one).
+  explicit RecordRun(const std::vector<std::string>& args, size_t file_size_limit = 0);
   ~RecordRun();
   proc::ChildProcess& process() { return *child_; }
   const std::filesystem::path& directory() const { return dir_; }

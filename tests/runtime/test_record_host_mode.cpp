@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -172,6 +173,32 @@ TEST(AttachAll, PidAndAllExcludeEachOther) {
   proc::ChildProcess neither({tool_path(), "attach"});
   EXPECT_EQ(neither.wait(30), 2);
   EXPECT_NE(neither.read_stderr_rest().find("-p PID or --all"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ut::runtime_test
+
+namespace ut::runtime_test {
+namespace {
+
+// A full file system, made with a file size limit: records that do not fit are dropped whole,
+// said once, counted, and the run exits 1; what was written parses line by line.
+TEST(RecordHostMode, FullDiskDropsWholeRecordsSaysSoOnceAndExitsOne) {
+  UT_REQUIRE_ROOT();
+  Workload exposed("gnu", {"--threads", "1", "--signal-rate", "1000", "--duration", "60"});
+  exposed.go();
+  RecordRun run({"--duration", "4", "--segment-s", "0.5", "-p", std::to_string(exposed.pid())}, 3000);
+  auto status = run.process().wait(60);
+  std::string err = run.process().read_stderr_rest();
+  EXPECT_EQ(status, 1) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 2) << err;  // the error line and the summary
+  EXPECT_NE(err.find("dropping records until it works again"), std::string::npos) << err;
+  std::smatch dropped;
+  ASSERT_TRUE(std::regex_search(err, dropped, std::regex("(\\d+) record\\(s\\) written, (\\d+) dropped"))) << err;
+  EXPECT_GT(std::stoul(dropped[2].str()), 0u);
+  auto records = run.records();  // throws on a torn line
+  EXPECT_EQ(records.size(), std::stoul(dropped[1].str()));
+  exposed.process().send_signal(SIGKILL);
 }
 
 }  // namespace

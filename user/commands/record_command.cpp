@@ -1,5 +1,6 @@
 // unwindtrace record: host mode for campaigns. Traces every exposed process on the host for
 // --duration, writes JSON Lines records (docs/records.md) to --output, serves --metrics.
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -59,6 +60,8 @@ output::ProcessMetrics process_metrics(const output::Report& report) {
 int run_record(const RecordOptions& options) {
   trace::set_libbpf_verbose(options.verbose);
   install_stop_handlers();
+  // A file size limit (ulimit -f) must fail the write (EFBIG, counted as a drop), not kill us.
+  signal(SIGXFSZ, SIG_IGN);
   auto identity = host::read_host_identity();
   // Before any thread starts: the measurement takes signals in this process.
   std::optional<host::FrameSize> frame = host::measure_signal_frame();
