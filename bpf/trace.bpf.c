@@ -199,7 +199,6 @@ int handle_resume(struct pt_regs *ctx)
 	struct ut_thread_state fresh = { .resumes = 0, .tgid = tgid }, *state;
 	struct ut_routine *routine;
 	struct ut_resume_event *e;
-	__u64 regs[UT_REG_COUNT];
 	__u32 period = resume_period;
 	__u64 seq;
 
@@ -229,9 +228,10 @@ int handle_resume(struct pt_regs *ctx)
 	e->seq = seq;
 	e->routine = index;
 	e->pad = 0;
-	if (bpf_probe_read_kernel(regs, sizeof(regs), ctx))
-		__builtin_memset(regs, 0, sizeof(regs));
-	e->ctx = reg_value(regs, routine->ctx_reg);
+	/* Only the context register: copying all of pt_regs costs more than the rest of the probe. */
+	if (routine->ctx_reg >= UT_REG_COUNT ||
+	    bpf_probe_read_kernel(&e->ctx, sizeof(e->ctx), (__u64 *)ctx + (routine->ctx_reg & 31)))
+		e->ctx = 0;
 	if (bpf_probe_read_user(&e->target_sp, sizeof(e->target_sp), (void *)(e->ctx + routine->sp_disp)))
 		e->target_sp = 0;
 	if (bpf_probe_read_user(&e->target_ip, sizeof(e->target_ip), (void *)(e->ctx + routine->ip_disp)))

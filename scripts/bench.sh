@@ -15,6 +15,7 @@
 #
 # Usage: scripts/bench.sh [REPS=5] [SECONDS=10] [SIGNAL_RATE=20000] [SECTIONS=main,cpu,lost,threads,procs,scan]
 #        [SCALE_REPS=3] (repetitions of the threads and procs sections)
+# UT_BENCH_RAW=FILE appends every run's line (see scripts/bench_stats.py) to FILE.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 reps=${1:-5}; seconds=${2:-10}; rate=${3:-20000}; sections=${4:-main,cpu,lost,threads,procs,scan}
@@ -31,7 +32,17 @@ if ! command -v bpftrace >/dev/null; then
 fi
 tmp=$(mktemp -d)
 tracer_pid=
-cleanup() { [ -n "$tracer_pid" ] && kill "$tracer_pid" 2>/dev/null; pkill -P $$ 2>/dev/null; rm -rf "$tmp"; }
+# The kernel's per-program run time (kernel.bpf_stats_enabled) gives what the BPF programs cost
+# per call, free of the host's noise; it adds ~20-40 ns per program run, to both tracers alike.
+stats_before=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -qw kernel.bpf_stats_enabled=1
+cleanup() {
+  set +e  # every step must run, whatever the one before returned
+  [ -n "$tracer_pid" ] && kill "$tracer_pid" 2>/dev/null
+  pkill -P $$ 2>/dev/null
+  sysctl -qw kernel.bpf_stats_enabled="$stats_before"
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 hz=$(getconf CLK_TCK)
 has() { [[ ",$sections," == *",$1,"* ]]; }
@@ -80,11 +91,22 @@ worker_ticks() {  # PID...
   local sum=0; for ticks in "${last[@]}"; do sum=$((sum + ticks)); done
   echo "$sum"
 }
+# Mean run time per call of the BPF programs process PID holds, from /proc/PID/fdinfo: the
+# signal side (every program type but kprobe) and the resume side (kprobe: the uprobe). "- -"
+# without programs.
+prog_ns_per_call() {
+  [ -n "${1:-}" ] || { echo "- -"; return; }
+  cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '
+    /^prog_type:/ {side = ($2 == 2) ? "resume" : "signal"}
+    /^run_time_ns:/ {ns[side] += $2}
+    /^run_cnt:/ {n[side] += $2}
+    END {printf "%s %s\n", n["signal"] ? ns["signal"] / n["signal"] : "-", n["resume"] ? ns["resume"] / n["resume"] : "-"}'
+}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 rm_fifos() { rm -f "$tmp"/go.* "$tmp"/wl.*; }
 
 # --- one measured run: prints "exc/s throws resumes signals storm_hz tracer_cpu% lost startup_ms
-#     load_ms attach_ms worker_cpu_s"
+#     load_ms attach_ms worker_cpu_s bpf_ns_per_signal bpf_ns_per_resume"
 run() {  # MODE THREADS PROCESSES RATE_PER_PROCESS SECONDS
   local mode=$1 threads=$2 procs=$3 prate=$4 secs=$5
   start_workloads "$procs" "$threads" "$prate" "$secs"
@@ -123,9 +145,10 @@ run() {  # MODE THREADS PROCESSES RATE_PER_PROCESS SECONDS
   worker_ticks "${wl_pid[@]}" >"$tmp/worker_ticks" &
   local sampler=$!
   go_workloads
-  sleep "$(py "print(max($secs - 1, 0.5))")"
+  sleep "$(py "print($secs * 0.8)")"  # the tracer is still running then
   if [ -n "$tracer_pid" ]; then c1=$(cpu_ticks "$tracer_pid"); fi
   t1=$(date +%s.%N)
+  local prog_ns; prog_ns=$(prog_ns_per_call "$tracer_pid")
   wait "${wl_bg[@]}"
   wait "$sampler"
   local totals; totals=$(workload_totals)
@@ -148,7 +171,7 @@ print(sum(x["lost"]["resume_events"]+x["lost"]["signal_events"] for x in rs), rs
   tracer_pid=
   rm_fifos
   local cpu; cpu=$(py "print(f'{100 * ($c1 - $c0) / $hz / ($t1 - $t0):.2f}')")
-  echo "$totals $cpu $lost $startup $load $attach $(py "print($(cat "$tmp/worker_ticks") / $hz)")"
+  echo "$totals $cpu $lost $startup $load $attach $(py "print($(cat "$tmp/worker_ticks") / $hz)") $prog_ns"
 }
 
 # --- statistics over repetitions: scripts/bench_stats.py ----------------------------------------
@@ -160,11 +183,15 @@ record() {  # CONFIG REP run-args...
   local result
   result=$(run "$@") || { echo "bench.sh: run failed: $*" >&2; exit 1; }
   echo "$config $rep $result" >>"$tmp/runs"
+  [ -z "${UT_BENCH_RAW:-}" ] || echo "$config $rep $result" >>"$UT_BENCH_RAW"  # every run, kept
 }
 
 echo "# unwindtrace overhead: $(date -u +%FT%TZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, Linux $(uname -r)"
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on this host adds noise)"
-echo "# columns: exceptions/s of the GNU workload (sum over processes); ratio = traced / untraced of the same repetition"
+echo "# exc/s: the GNU workload's own exceptions/s (sum over processes); throws/cpu-s: throws per second of"
+echo "# its worker threads' CPU time; ratio: traced / untraced of the same repetition; sig/throw: signals"
+echo "# delivered per throw (a slowed worker gets more: each costs it ~13 us here, which skews both ratios);"
+echo "# BPF ns: the tracer's programs' mean run time per call (kernel.bpf_stats_enabled)"
 
 if has main; then
   echo; echo "## Modes vs bpftrace: 1 thread, $rate signals/s, ${seconds} s per run, $reps repetitions"
@@ -190,9 +217,9 @@ if has cpu; then
 fi
 
 if has lost; then
-  echo; echo "## Lost events at 200k signals/s offered: full mode, 2 threads, ${seconds} s"
+  echo; echo "## Lost events at 200k signals/s offered: full mode, 10 threads, ${seconds} s"
   : >"$tmp/runs"
-  record full 0 full 2 1 200000 "$seconds"
+  record full 0 full 10 1 200000 "$seconds"
   awk '{printf "offered 200000/s, achieved %.0f/s, signals delivered %d, resumes %d, lost events %d\n", $7, $6, $5, $9}' "$tmp/runs"
 fi
 
@@ -220,5 +247,6 @@ fi
 
 if has scan; then
   echo; echo "## scan --all (scripts/bench_scan.sh 100 5)"
+  echo "# load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
   UT_BUILD_DIR=$build "$top/scripts/bench_scan.sh" 100 5
 fi

@@ -40,9 +40,8 @@ double seconds_between(Clock::time_point from, Clock::time_point to) {
 }
 
 // Where exceptions unwind, for the report; a failure here must not stop the trace.
-std::string describe_exception_unwinder(pid_t pid) {
+std::string describe_exception_unwinder(pid_t pid, host::PackageIndex& packages) {
   try {
-    host::PackageIndex packages;
     auto unwinder = proc::exception_unwinder(pid, packages);
     return unwinder ? proc::describe(*unwinder)
                     : std::string("nothing refers to _Unwind_RaiseException (no C++ exceptions?)");
@@ -198,7 +197,7 @@ const model::Session& TraceSession::add_process(pid_t pid) {
   session.pid = pid;
   session.comm = process->info.comm;
   session.exe = process->info.exe;
-  session.unwinder = describe_exception_unwinder(pid);
+  session.unwinder = describe_exception_unwinder(pid, packages_);
   if (!host_) host_ = host::read_host_info();
   if (!frame_size_) frame_size_ = host::measure_signal_frame();
   session.host = *host_;

@@ -17,6 +17,7 @@
 
 #include "analysis/analysis_cache.h"
 #include "host/host_info.h"
+#include "host/package_identity.h"
 #include "model/join.h"
 #include "model/sampling.h"
 #include "model/session.h"
@@ -80,6 +81,7 @@ class TraceSession {
 
   SessionOptions options_;
   analysis::AnalysisCache cache_;  // shared: many processes map the same unwinder
+  host::PackageIndex packages_;                    // dpkg's file index, read once per session
   std::optional<host::HostInfo> host_;             // host facts, read once per session
   std::optional<model::FrameSize> frame_size_;     // measured once per session (0 bytes: failed)
   std::unique_ptr<BpfTracer> tracer_;
