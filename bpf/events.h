@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define UT_EVENTS_VERSION 2
+#define UT_EVENTS_VERSION 3
 
 #define UT_MAX_ROUTINES 4     /* hazardous routines watched per traced process */
 #define UT_MAX_WINDOW_INSNS 8 /* window instructions per routine */
@@ -257,6 +257,25 @@ struct ut_fatal_event {
 	__u64 fault_addr; /* si_addr */
 	__s32 sig;
 	__s32 si_code;
+};
+
+/*
+ * Host mode's crash signatures (bpf/crash.bpf.c): every fault signal delivered on the host
+ * (SIGSEGV, SIGBUS, SIGILL, SIGFPE raised by the kernel from a fault: si_code > 0), whatever the
+ * process. Registers and addresses only, never memory contents.
+ */
+#define UT_EVENT_CRASH 34
+
+struct ut_crash_event {
+	struct ut_event_header hdr;
+	__u64 ip;         /* the faulting instruction */
+	__u64 sp;         /* %rsp at the fault */
+	__u64 fault_addr; /* si_addr */
+	__s32 sig;
+	__s32 si_code;
+	__u8 flags;       /* UT_SIG_*: without UT_SIG_HANDLER the default action kills the process */
+	__u8 pad[7];
+	char comm[16];
 };
 
 #endif /* UNWINDTRACE_EVENTS_H */

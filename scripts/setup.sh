@@ -21,7 +21,14 @@ packages=(
   libunwind-dev
   # libFuzzer and the sanitizer runtimes for clang 14 (scripts/fuzz.sh, the fuzz smoke test)
   libclang-rt-14-dev
+  # fleet: count statistics (Boost.Math, header-only), the metrics registry and its HTTP endpoint
+  libboost-dev prometheus-cpp-dev libcpp-httplib-dev
+  # fleet tests: a real Prometheus scrapes the metrics endpoint; systemd-analyze checks the units
+  prometheus systemd
 )
+# kubectl validates deploy/ manifests (client-side dry run). Debian's kubernetes-client conflicts
+# with another kubectl package that some machines carry: only install it when there is none.
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup.sh: run as root (it installs packages and BPF needs root): sudo $0 $*" >&2

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   auto demo = ut::commands::add_demo_command(app);
   auto scan = ut::commands::add_scan_command(app);
   auto validate = ut::commands::add_validate_command(app);
+  auto report = ut::commands::add_report_command(app);
+  auto record = ut::commands::add_record_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -30,6 +32,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("demo")) return demo();
     if (app.got_subcommand("scan")) return scan();
     if (app.got_subcommand("validate")) return validate();
+    if (app.got_subcommand("report")) return report();
+    if (app.got_subcommand("record")) return record();
     return static_cast<int>(ut::ExitCode::Usage);
   } catch (const ut::UserError& e) {
     std::string libbpf = ut::trace::take_libbpf_warnings();

@@ -2,11 +2,13 @@
 // their exit.
 #include <fmt/format.h>
 
+#include <limits>
 #include <map>
 
 #include "commands/commands.h"
 #include "commands/report_output.h"
 #include "errors.h"
+#include "trace/host_session.h"
 #include "trace/libbpf_log.h"
 #include "trace/trace_session.h"
 
@@ -16,6 +18,7 @@ namespace {
 
 struct AttachOptions {
   std::vector<int> pids;
+  bool all = false;  // host mode: every exposed process, found and rescanned (as `record`)
   model::TraceMode mode = model::TraceMode::Sampled;
   double sample_percent = 0;  // 0: not given
   double sample_period_s = model::DutyCycle{}.period_s;
@@ -27,6 +30,8 @@ struct AttachOptions {
 };
 
 int run_attach(const AttachOptions& options) {
+  if (options.pids.empty() && !options.all)
+    throw UserError(ExitCode::Usage, "attach needs -p PID or --all (see unwindtrace attach --help)");
   if (options.sample_percent > 0 && options.mode != model::TraceMode::Sampled)
     throw UserError(ExitCode::Usage, "--sample applies to --mode sampled only; drop one of them");
   trace::set_libbpf_verbose(options.verbose);
@@ -46,7 +51,23 @@ int run_attach(const AttachOptions& options) {
   trace_options.on_attached = [](const std::string& what) {
     fmt::print(stderr, "unwindtrace: {}; Ctrl-C to stop\n", what);
   };
-  emit_reports(options.output, trace::trace_processes(trace_options));
+  if (!options.all) {
+    emit_reports(options.output, trace::trace_processes(trace_options));
+    return static_cast<int>(ExitCode::Ok);
+  }
+  trace::HostTraceOptions host;
+  host.duration_s = options.duration_s > 0 ? options.duration_s : std::numeric_limits<double>::infinity();
+  host.segment_s = std::numeric_limits<double>::infinity();  // one report per process, at its end
+  host.stop = trace_options.stop;
+  host.poll_interval_ms = trace_options.poll_interval_ms;
+  host.session = trace_options.session;
+  host.on_note = [](const std::string& what) { fmt::print(stderr, "unwindtrace: {}\n", what); };
+  std::vector<trace::TraceResult> results;
+  host.on_segment = [&](trace::TraceResult& result, const output::ProcessFacts&, bool) {
+    results.push_back(std::move(result));
+  };
+  trace::trace_host(host);
+  emit_reports(options.output, results);
   return static_cast<int>(ExitCode::Ok);
 }
 
@@ -75,6 +96,7 @@ Examples:
   unwindtrace attach -p 1234 -p 5678 --mode signal-only
   unwindtrace attach -p 1234 --mode full -d 10     exact, for 10 s
   unwindtrace attach -p 1234 --json - | jq .verdict
+  unwindtrace attach --all -d 60             every exposed process on the host
 
 OVERHEAD (scripts/bench.sh, docs/performance.md; GNU workload, 1 thread, 20k signals/s,
 noisy shared 2-core VM, median of 5 paired runs, throughput per worker-CPU-second):
@@ -88,9 +110,12 @@ Tracer CPU < 0.2% of a core; no events lost; start-up ~55 ms to load the program
 
 Exit codes: 0 done (also: target not exposed), 2 usage, 3 no such process,
 4 missing privileges, 5 kernel feature missing, 1 internal error.)");
-  cmd->add_option("-p,--pid", options->pids, "process to trace (repeat for several)")
-      ->required()
-      ->check(CLI::PositiveNumber);
+  auto* pid = cmd->add_option("-p,--pid", options->pids, "process to trace (repeat for several)")
+                  ->check(CLI::PositiveNumber);
+  cmd->add_flag("--all", options->all,
+                "every process whose exceptions unwind through an exposed routine, also ones started "
+                "later (host mode; 'record' is its form for campaigns)")
+      ->excludes(pid);
   const std::map<std::string, model::TraceMode> modes{{"signal-only", model::TraceMode::SignalOnly},
                                                       {"full", model::TraceMode::Full},
                                                       {"sampled", model::TraceMode::Sampled}};

@@ -17,6 +17,8 @@ Action add_calibrate_command(CLI::App& app);
 Action add_demo_command(CLI::App& app);
 Action add_scan_command(CLI::App& app);
 Action add_validate_command(CLI::App& app);
+Action add_report_command(CLI::App& app);
+Action add_record_command(CLI::App& app);
 
 // Set by SIGINT/SIGTERM once install_stop_handlers() ran: the trace loop ends cleanly.
 const std::atomic<bool>& stop_requested();

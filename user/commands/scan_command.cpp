@@ -1,10 +1,6 @@
 // unwindtrace scan: which unwinder really runs, and where every stack-switch window is, for
 // files, one process, or every process on the host. No BPF: analysis of code and /proc only.
-#include <dirent.h>
-#include <unistd.h>
-
 #include <chrono>
-#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -12,6 +8,7 @@
 #include "errors.h"
 #include "output/scan_report.h"
 #include "proc/process_exposure.h"
+#include "proc/process_list.h"
 
 namespace ut::commands {
 
@@ -25,19 +22,6 @@ struct ScanOptions {
   std::string fail_on;
   std::vector<std::string> routines;  // OBJ:SYMBOL
 };
-
-std::vector<pid_t> all_pids() {
-  std::vector<pid_t> pids;
-  DIR* proc = opendir("/proc");
-  if (!proc) throw UserError(ExitCode::Target, "cannot list /proc: is procfs mounted?");
-  while (dirent* entry = readdir(proc)) {
-    char* end = nullptr;
-    long pid = std::strtol(entry->d_name, &end, 10);
-    if (*end == '\0' && pid > 0 && pid != getpid()) pids.push_back(static_cast<pid_t>(pid));
-  }
-  closedir(proc);
-  return pids;
-}
 
 int run_scan(const ScanOptions& options) {
   if (options.files.empty() && options.pid == 0 && !options.all)
@@ -60,7 +44,7 @@ int run_scan(const ScanOptions& options) {
   }
   std::vector<pid_t> pids;
   if (options.pid) pids.push_back(options.pid);
-  if (options.all) pids = all_pids();
+  if (options.all) pids = proc::list_pids();
   for (pid_t pid : pids) {
     auto process = proc::assess_process(pid, cache, packages, report.objects);
     bool kernel_thread = process.error.empty() && process.exe.empty();

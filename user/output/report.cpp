@@ -174,10 +174,6 @@ std::vector<RoutineSection> routine_sections(const model::Session& session,
   return result;
 }
 
-std::string iso8601_utc(std::chrono::system_clock::time_point t) {
-  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(t)));
-}
-
 std::string object_name(const RoutineSection& routine) {
   return std::filesystem::path(routine.object_path).filename().string();
 }
@@ -265,6 +261,10 @@ std::string verdict_of(const Report& report) {
 }
 
 }  // namespace
+
+std::string iso8601_utc(std::chrono::system_clock::time_point t) {
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(t)));
+}
 
 const char* to_string(Exposure exposure) {
   switch (exposure) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -122,6 +123,7 @@ Report build_report(const model::Session& session, const model::Joiner& joiner);
 // Shared by the builder and the renderers.
 const char* delivery_name(ut_delivery delivery);  // "interrupt", "syscall"
 std::string compact_count(double value);          // 950, 1.2k, 20k, 1.2M
+std::string iso8601_utc(std::chrono::system_clock::time_point t);  // 2026-11-25T21:00:00Z
 HitRow make_hit_row(const model::JoinedSignal& hit, const model::Session& session);
 
 }  // namespace ut::output

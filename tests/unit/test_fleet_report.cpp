@@ -1,0 +1,206 @@
+// Merging records from a fleet (docs/fleet.md): processes pooled over their interval records,
+// exposure grouped, the crash forecast's interval, the two crash populations told apart, bad
+// lines reported with file:line and left out, and renderers that agree.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "errors.h"
+#include "fleet/fleet_report.h"
+#include "synthetic_fleet.h"
+
+namespace ut::fleet {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace ut::testing;
+
+RecordSet synthetic_records() {
+  RecordSet set;
+  std::string reason;
+  for (const auto& [host, records] : synthetic_fleet())
+    for (const auto& record : records) EXPECT_TRUE(add_record_line(record.dump(), set, reason)) << reason;
+  return set;
+}
+
+const CrashCluster& cluster_of(const FleetReport& report, CrashClass cls) {
+  for (const CrashCluster& c : report.crashes.clusters)
+    if (c.cls == cls) return c;
+  throw std::runtime_error("no such cluster");
+}
+
+TEST(FleetReport, ExposureTotalsAndGroups) {
+  auto report = build_fleet_report(synthetic_records());
+  const FleetSummary& e = report.exposure;
+  EXPECT_EQ(e.hosts, size_t(kFleetHosts));
+  EXPECT_EQ(e.processes, size_t(2 * kFleetHosts));
+  EXPECT_EQ(e.exposed, size_t(kFleetHosts));
+  ASSERT_EQ(e.by_unwinder.size(), 2u);
+  EXPECT_NE(e.by_unwinder[0].key.find("libunwind.so.8"), std::string::npos);  // the one with crashes first
+  EXPECT_NE(e.by_unwinder[0].key.find("libunwind8 1.6.2-3"), std::string::npos);
+  EXPECT_EQ(e.by_unwinder[0].hosts, size_t(kFleetHosts));
+  EXPECT_EQ(e.by_host.size(), size_t(kFleetHosts));
+  EXPECT_EQ(e.by_cpu_model.size(), 2u);
+  EXPECT_EQ(e.by_executable.size(), 2u);
+}
+
+TEST(FleetReport, ForecastIsTheSumOfRatesWithThePooledCountsInterval) {
+  auto report = build_fleet_report(synthetic_records());
+  const CrashForecast& f = report.exposure.forecast;
+  uint64_t hits = uint64_t(kFleetHosts) * kCorruptingHitsPerIngest;
+  EXPECT_EQ(f.corrupting_hits, hits);
+  double per_day = double(hits) / kCampaignSeconds * kSecondsPerDay;
+  EXPECT_NEAR(f.per_day, per_day, 1e-6);
+  auto counts = model::poisson_interval(hits);
+  EXPECT_NEAR(f.interval.low, counts.low / kCampaignSeconds * kSecondsPerDay, 1e-6);
+  EXPECT_NEAR(f.interval.high, counts.high / kCampaignSeconds * kSecondsPerDay, 1e-6);
+  EXPECT_LT(f.interval.low, f.per_day);
+  EXPECT_GT(f.interval.high, f.per_day);
+}
+
+TEST(FleetReport, NoHitsGiveZeroWithAnUpperBoundFromTheShortestObservation) {
+  auto f = forecast_from_counts({0, 0}, {100, 400});
+  EXPECT_EQ(f.per_day, 0);
+  EXPECT_EQ(f.interval.low, 0);
+  EXPECT_NEAR(f.interval.high, -std::log(0.025) / 100 * kSecondsPerDay, 1e-6);
+  auto none = forecast_from_counts({}, {});
+  EXPECT_EQ(none.interval.high, 0);
+}
+
+// Snapshots of one trace supersede each other; traces of one process (hourly campaigns) add up;
+// a reused PID is another process.
+TEST(FleetReport, SnapshotsSupersedeAndTracesOfOneProcessAddUp) {
+  RecordSet set;
+  std::string reason;
+  auto host = synthetic_host("node-0");
+  auto add = [&](const std::string& trace_start, double seconds, int hits, uint64_t start_ticks, uint64_t dropped) {
+    auto report = synthetic_report(7, "/usr/bin/ingest", hits, 0, seconds);
+    report.started_at = trace_start;
+    output::ProcessFacts facts;
+    facts.start_ticks = start_ticks;
+    ASSERT_TRUE(add_record_line(output::process_record(report, host, facts, dropped).dump(), set, reason)) << reason;
+  };
+  add("2026-11-25T20:00:00Z", 20, 1, 100, 0);  // snapshots of the first campaign's trace
+  add("2026-11-25T20:00:00Z", 60, 2, 100, 1);
+  add("2026-11-25T21:00:00Z", 60, 1, 100, 4);  // the next campaign, same process
+  add("2026-11-25T21:00:00Z", 60, 5, 999, 4);  // PID 7 reused by another process
+  auto summary = summarize_exposure(set);
+  EXPECT_EQ(summary.processes, 2u);
+  EXPECT_DOUBLE_EQ(summary.observed_s, 180);
+  EXPECT_EQ(summary.forecast.corrupting_hits, 8u);
+  EXPECT_NEAR(summary.forecast.per_day, (3.0 / 120 + 5.0 / 60) * kSecondsPerDay, 1e-6);
+  EXPECT_EQ(summary.records_dropped, 4u);  // running totals of one writer: the largest, not the sum
+}
+
+TEST(CrashClusters, MisalignedStackCrashesOnOneHostAreSuspectHardware) {
+  auto report = build_fleet_report(synthetic_records());
+  const CrashCluster& misaligned = cluster_of(report, CrashClass::MisalignedStack);
+  EXPECT_EQ(misaligned.crashes, uint64_t(kMisalignedOnBadHost + 1));
+  EXPECT_TRUE(misaligned.concentrated);
+  EXPECT_NE(misaligned.reading.find("suspect hardware"), std::string::npos);
+  ASSERT_FALSE(misaligned.hosts.empty());
+  EXPECT_EQ(misaligned.hosts[0].host, kBadHost);
+  EXPECT_TRUE(misaligned.hosts[0].outlier);
+  for (size_t i = 1; i < misaligned.hosts.size(); ++i) EXPECT_FALSE(misaligned.hosts[i].outlier);
+}
+
+TEST(CrashClusters, WindowCrashesSpreadAcrossHostsAreNotOutliers) {
+  auto report = build_fleet_report(synthetic_records());
+  const CrashCluster& window = cluster_of(report, CrashClass::Window);
+  EXPECT_EQ(window.crashes, uint64_t(kFleetHosts * kWindowCrashesPerHost));
+  EXPECT_FALSE(window.concentrated);
+  EXPECT_EQ(window.hosts.size(), size_t(kFleetHosts));
+  EXPECT_NE(window.reading.find("spread over 6 of 6 hosts"), std::string::npos);
+}
+
+TEST(CrashClusters, ClassesFollowTheSignature) {
+  CrashRecord c;
+  EXPECT_EQ(classify(c), CrashClass::Other);
+  c.return_to_zero = true;
+  EXPECT_EQ(classify(c), CrashClass::ReturnToZero);
+  c.rsp_misaligned_by_8 = true;
+  EXPECT_EQ(classify(c), CrashClass::MisalignedStack);
+  c.inside_unwinder = true;  // returning to 0 from inside the unwinder is the window's crash
+  EXPECT_EQ(classify(c), CrashClass::Window);
+}
+
+TEST(CrashClusters, FewCrashesAreNeverOutliers) {
+  std::vector<CrashRecord> crashes(2);
+  for (auto& c : crashes) c.host = "lonely", c.signal = "SIGBUS";
+  auto clusters = cluster_crashes(crashes, 1000);
+  ASSERT_EQ(clusters.clusters.size(), 1u);
+  EXPECT_FALSE(clusters.clusters[0].concentrated);  // p is tiny, but 2 < min_crashes
+}
+
+TEST(FleetRecords, BadLinesAreReportedWithFileAndLineAndLeftOut) {
+  fs::path dir = fs::temp_directory_path() / fmt::format("ut-fleet-{}", getpid());
+  fs::create_directories(dir / "node-0");
+  auto fleet = synthetic_fleet();
+  {
+    std::ofstream out(dir / "node-0" / "a.jsonl");
+    out << fleet[0].second[0].dump() << "\n";
+    out << "{\"schema\": 1, \"kind\": \"process\"\n";                // torn
+    out << "{\"schema\": 99, \"kind\": \"host\"}\n";               // future schema
+    out << "{\"schema\": 1, \"kind\": \"process\", \"host\": 3}\n";  // wrong type
+    out << "{\"schema\": 1, \"kind\": \"bogus\"}\n";
+    out << "\n";                                                  // blank: not a record, not bad
+    out << fleet[0].second[1].dump() << "\n";
+  }
+  std::ofstream(dir / "ignored.txt") << "not records\n";
+  std::vector<BadLine> bad;
+  auto set = load_records({dir.string()}, [&](const BadLine& b) { bad.push_back(b); });
+  fs::remove_all(dir);
+  EXPECT_EQ(set.files, 1u);
+  EXPECT_EQ(set.lines, 6u);
+  EXPECT_EQ(set.bad_lines, 4u);
+  ASSERT_EQ(bad.size(), 4u);
+  EXPECT_TRUE(bad[0].where.ends_with("a.jsonl:2")) << bad[0].where;
+  EXPECT_NE(bad[0].reason.find("not a JSON object"), std::string::npos);
+  EXPECT_NE(bad[1].reason.find("schema 99"), std::string::npos);
+  EXPECT_NE(bad[2].reason.find("\"host\" has the wrong type"), std::string::npos);
+  EXPECT_NE(bad[3].reason.find("unknown record kind"), std::string::npos);
+  EXPECT_EQ(set.hosts.size(), 1u);
+  EXPECT_EQ(set.processes.size(), 1u);
+}
+
+TEST(FleetRecords, MissingPathIsAUsageError) {
+  EXPECT_THROW(load_records({"/nonexistent/records"}, nullptr), UserError);
+}
+
+TEST(FleetRender, TextJsonAndHtmlAgree) {
+  auto report = build_fleet_report(synthetic_records());
+  std::string text = render_fleet_text(report);
+  EXPECT_NE(text.find("OUTLIER"), std::string::npos);
+  EXPECT_NE(text.find("suspect hardware"), std::string::npos);
+  auto json = fleet_to_json(report);
+  EXPECT_EQ(json["fleet"]["hosts"], kFleetHosts);
+  EXPECT_EQ(json["crashes"]["clusters"].size(), report.crashes.clusters.size());
+  EXPECT_NEAR(json["fleet"]["predicted_crashes"]["per_day"].get<double>(), report.exposure.forecast.per_day, 1e-9);
+  std::string html = render_fleet_html(report);
+  EXPECT_TRUE(html.starts_with("<!DOCTYPE html>"));
+  EXPECT_GE(std::count(html.begin(), html.end(), '<') - std::count(html.begin(), html.end(), '>'), 0);
+  size_t svgs = 0;
+  for (size_t at = html.find("<svg"); at != std::string::npos; at = html.find("<svg", at + 1)) ++svgs;
+  EXPECT_EQ(svgs, 2 + report.crashes.clusters.size());
+  // Self-contained: nothing fetched from anywhere.
+  for (const char* external : {"<script", "src=", "href=", "@import", "url("})
+    EXPECT_EQ(html.find(external), std::string::npos) << external;
+  EXPECT_NE(html.find("class=\"hot\""), std::string::npos);  // the outlier bar
+}
+
+TEST(FleetRender, HtmlEscapesNamesFromRecords) {
+  RecordSet set = synthetic_records();
+  set.crashes[0].host = "<img onerror=x>";
+  auto html = render_fleet_html(build_fleet_report(set));
+  EXPECT_EQ(html.find("<img"), std::string::npos);
+  EXPECT_NE(html.find("&lt;img onerror=x&gt;"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ut::fleet
