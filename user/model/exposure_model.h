@@ -14,7 +14,7 @@
 #include <optional>
 #include <vector>
 
-#include "model/poisson_interval.h"
+#include "model/count_intervals.h"
 
 namespace ut::model {
 

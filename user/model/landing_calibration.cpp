@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 #include "model/exposure_model.h"
-#include "model/poisson_interval.h"
+#include "model/count_intervals.h"
 
 namespace ut::model {
 
