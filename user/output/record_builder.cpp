@@ -6,6 +6,7 @@
 
 #include "host/signal_names.h"
 #include "model/count_intervals.h"
+#include "model/crash_signature.h"
 
 namespace ut::output {
 
@@ -54,12 +55,11 @@ json routines_json(const Report& report) {
 }  // namespace
 
 CrashSignature fault_signature(int32_t sig, uint64_t ip, uint64_t sp) {
-  constexpr uint64_t kUserTop = 0x0000'8000'0000'0000, kKernelBottom = 0xffff'8000'0000'0000;
   CrashSignature crash;
   crash.sig = sig;
   crash.fault_ip = ip;
   crash.return_to_zero = ip == 0;
-  crash.non_canonical_ip = ip >= kUserTop && ip < kKernelBottom;
+  crash.non_canonical_ip = !model::is_canonical(ip);
   crash.rsp_misaligned_by_8 = (sp & 0xf) == 8;
   return crash;
 }
