@@ -91,6 +91,7 @@ struct Report {
   std::string ended_at;
   double duration_s = 0;
   bool target_exited = false;
+  std::string target_change;  // model::Session::target_change
   host::HostInfo host;
 
   Exposure exposure = Exposure::NotExposed;

@@ -83,6 +83,9 @@ void render_header(std::string& out, const Report& r) {
   fmt::format_to(std::back_inserter(out), "unwindtrace: pid {} ({}) {}\n", r.pid, r.comm, r.exe);
   fmt::format_to(std::back_inserter(out), "traced {:.1f} s from {}{}\n", r.duration_s, r.started_at,
                  r.target_exited ? " (the target exited during tracing)" : "");
+  if (!r.target_change.empty())
+    fmt::format_to(std::back_inserter(out), "tracing stopped early: {}; counts cover the time before\n",
+                   r.target_change);
   fmt::format_to(std::back_inserter(out), "host: {}, {}, Linux {}\n", r.host.hostname,
                  r.host.cpu_model, r.host.kernel_release);
   if (!r.unwinder.empty()) fmt::format_to(std::back_inserter(out), "unwinder: {}\n", r.unwinder);

@@ -10,9 +10,12 @@
 
 #include <fmt/format.h>
 
+#include "errors.h"
 #include "host/host_info.h"
 #include "host/signal_frame.h"
 #include "proc/exception_unwinder.h"
+#include "proc/link_map.h"
+#include "proc/process_change.h"
 #include "proc/process_info.h"
 #include "proc/process_routines.h"
 #include "trace/bpf_tracer.h"
@@ -76,7 +79,17 @@ class ExitWatch {
 
 TraceResult trace_process(const TraceOptions& options) {
   require_tracing_privileges("attach");
+  // The pidfd first: it stays bound to this process, so if the PID is recycled while we analyse
+  // and attach, the watch still reports this process's exit and the trace ends at once.
+  ExitWatch exit_watch(options.pid);
   auto info = proc::read_process_info(options.pid);
+  if (!proc::process_alive(info))
+    throw UserError(ExitCode::Target, fmt::format("process {} has exited (a zombie its parent has not "
+                                                  "reaped yet): nothing to trace", options.pid));
+  if (proc::dynamic_linker_pending(options.pid))
+    throw UserError(ExitCode::Target, fmt::format("process {} is still starting: its dynamic linker has not "
+                                                  "loaded its libraries yet; attach again in a moment",
+                                                  options.pid));
   analysis::AnalysisCache cache;
   auto found = proc::find_process_routines(options.pid, cache);
 
@@ -132,20 +145,22 @@ TraceResult trace_process(const TraceOptions& options) {
       tracer.attach_resume_probe(options.pid, traced[index].attach_path, probe.file_offset, index);
   }
 
-  ExitWatch exit_watch(options.pid);
   EventHandlers handlers{[&](const ut_resume_event& e) { result.joiner->add(e); },
                          [&](const ut_signal_event& e) { result.joiner->add(e); }};
   if (options.on_attached)
     options.on_attached(fmt::format("attached to PID {} ({}): {} routine(s), {} probe(s)",
                                     options.pid, session.comm, traced.size(),
                                     tracer.attached_links() - 1));
+  std::vector<proc::WatchedAddress> watched;
+  for (const auto& routine : session.routines) watched.push_back({routine.object_path, routine.start});
   auto started = std::chrono::steady_clock::now();
   for (;;) {
     bool exited = exit_watch.wait(options.poll_interval_ms) || !proc::process_alive(info);
+    if (!exited) session.target_change = proc::process_change(info, watched).value_or("");
     tracer.drain(handlers);
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (exited) session.target_exited = true;
-    if (exited || (options.stop && options.stop->load()) ||
+    if (exited || !session.target_change.empty() || (options.stop && options.stop->load()) ||
         (options.duration_s && elapsed >= *options.duration_s)) {
       session.duration_s = elapsed;
       break;
