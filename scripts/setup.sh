@@ -19,6 +19,8 @@ packages=(
   libunwind-dev
   # libFuzzer and the sanitizer runtimes for clang 14 (scripts/fuzz.sh, the fuzz smoke test)
   libclang-rt-14-dev
+  # scripts/soak.sh and scripts/bench_load.sh read the JSON results
+  jq
 )
 
 if [ "$(id -u)" -ne 0 ]; then
