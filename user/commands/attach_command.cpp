@@ -4,6 +4,7 @@
 #include "commands/commands.h"
 #include "commands/report_output.h"
 #include "errors.h"
+#include "output/atomic_file.h"
 #include "trace/libbpf_log.h"
 #include "trace/trace_session.h"
 
@@ -22,6 +23,7 @@ struct AttachOptions {
 
 int run_attach(const AttachOptions& options) {
   trace::set_libbpf_verbose(options.verbose);
+  if (!options.output.json_path.empty()) output::check_output_path(options.output.json_path);
   install_stop_handlers();
   trace::TraceOptions trace_options;
   trace_options.pid = options.pid;
@@ -62,9 +64,9 @@ throughput ratio 0.94 without signals, 0.92 under a 20k/s signal storm (median o
 
 Exit codes: 0 done (also: target not exposed), 2 usage, 3 no such process,
 4 missing privileges, 5 kernel feature missing, 1 internal error.)");
-  cmd->add_option("-p,--pid", options->pid, "process to trace")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("-p,--pid", options->pid, "process to trace")->required()->check(CLI::Range(1, 4194304));
   cmd->add_option("-d,--duration", options->duration_s, "stop after SECONDS (default: Ctrl-C or exit)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0.0, 1e7));
   cmd->add_option("--json", options->output.json_path, "also write the report as JSON to FILE ('-': stdout)");
   cmd->add_flag("-q,--quiet", options->output.quiet, "no live line per window hit");
   cmd->add_option("--poll-ms", options->poll_ms, "drain the ring buffer every MS milliseconds")
