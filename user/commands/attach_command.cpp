@@ -64,7 +64,7 @@ throughput ratio 0.94 without signals, 0.92 under a 20k/s signal storm (median o
 
 Exit codes: 0 done (also: target not exposed), 2 usage, 3 no such process,
 4 missing privileges, 5 kernel feature missing, 1 internal error.)");
-  cmd->add_option("-p,--pid", options->pid, "process to trace")->required()->check(CLI::Range(1, 4194304));
+  cmd->add_option("-p,--pid", options->pid, "process to trace")->required()->check(CLI::Range(1, 2147483647));
   cmd->add_option("-d,--duration", options->duration_s, "stop after SECONDS (default: Ctrl-C or exit)")
       ->check(CLI::Range(0.0, 1e7));
   cmd->add_option("--json", options->output.json_path, "also write the report as JSON to FILE ('-': stdout)");

@@ -104,7 +104,7 @@ Examples:
 Exit codes: 0 done, 6 exposed with --fail-on exposed, 2 usage, 3 no such process.
 Objects that cannot be analysed are reported with the reason; the scan of the rest goes on.)");
   cmd->add_option("files", options->files, "ELF objects to analyse");
-  cmd->add_option("-p,--pid", options->pid, "analyse what this process maps")->check(CLI::Range(1, 4194304));
+  cmd->add_option("-p,--pid", options->pid, "analyse what this process maps")->check(CLI::Range(1, 2147483647));
   cmd->add_flag("--all", options->all, "every process on the host");
   cmd->add_option("--json", options->json_path, "JSON to FILE ('-': stdout instead of the text)");
   cmd->add_option("--routine", options->routines,
