@@ -102,6 +102,10 @@ void render_lost(std::string& out, const LostEvents& lost) {
                  "from the events\n",
                  grouped(lost.kernel[UT_LOST_RESUME]), grouped(lost.kernel[UT_LOST_SIGNAL]),
                  grouped(lost.resume_seq_gaps));
+  if (lost.kernel[UT_LOST_COUNTER])
+    fmt::format_to(std::back_inserter(out),
+                   "UNCOUNTED: {} signals or resumes (the kernel's per-thread counter maps were full)\n",
+                   grouped(lost.kernel[UT_LOST_COUNTER]));
 }
 
 void render_process(std::string& out, const Report& r) {
