@@ -16,8 +16,9 @@ workload=$build/workload/unwindtrace-workload-gnu
 [ "$(id -u)" -eq 0 ] || { echo "bench_load.sh: run as root (BPF)" >&2; exit 4; }
 command -v jq >/dev/null || { echo "bench_load.sh: needs jq (scripts/setup.sh installs it)" >&2; exit 2; }
 tmp=$(mktemp -d)
+[ -n "${UT_KEEP:-}" ] && echo "# keeping $tmp"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; [ -n "${UT_KEEP:-}" ] || rm -rf "$tmp"; }
 trap cleanup EXIT
 
 # Each workload waits on its own FIFO for "go", so all start their storms once traced.
