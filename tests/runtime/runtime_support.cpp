@@ -1,5 +1,6 @@
 #include "runtime_support.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -71,6 +72,10 @@ Tracer::~Tracer() { std::filesystem::remove(json_path_); }
 
 std::optional<int> Tracer::finish(double timeout_s) {
   auto status = child_->wait(timeout_s);
+  if (!status) {  // killed, so that its output can be read to the end: the test fails, not hangs
+    child_->send_signal(SIGKILL);
+    child_->wait(10);
+  }
   stdout_ = child_->read_stdout_rest();
   stderr_ = first_line_ + "\n" + child_->read_stderr_rest();
   std::ifstream in(json_path_);

@@ -76,7 +76,8 @@ class Tracer {
   proc::ChildProcess& process() { return *child_; }
   // What the tracer held once attached: check still_loaded(bpf_objects()) after it exits.
   const BpfObjectIds& bpf_objects() const { return bpf_objects_; }
-  // Waits for the exit; returns its status and leaves the report in report().
+  // Waits for the exit; returns its status (nullopt after a timeout, when it is killed) and
+  // leaves the report in report().
   std::optional<int> finish(double timeout_s);
   const nlohmann::json& report() const { return report_; }
   const std::string& stdout_text() const { return stdout_; }
