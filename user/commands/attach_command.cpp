@@ -62,8 +62,12 @@ emulated instruction (~0.5 us here) plus a ring-buffer record (~0.1 us, no wakeu
 Measured with scripts/bench_attach.sh on the GNU workload (~30k resumes/s per thread):
 throughput ratio 0.94 without signals, 0.92 under a 20k/s signal storm (median of 5).
 
-Exit codes: 0 done (also: target not exposed), 2 usage, 3 no such process,
-4 missing privileges, 5 kernel feature missing, 1 internal error.)");
+Tracing also ends, with the report of what was seen, when the target exits, execs another
+program, or unmaps a traced object (dlclose): the report says which (target.changed).
+
+Exit codes: 0 done (also: target not exposed), 2 usage (also: --json names a directory),
+3 no such process (also: it has exited, or is still starting), 4 missing privileges,
+5 kernel feature missing, 1 internal error.)");
   cmd->add_option("-p,--pid", options->pid, "process to trace")->required()->check(CLI::Range(1, 2147483647));
   cmd->add_option("-d,--duration", options->duration_s, "stop after SECONDS (default: Ctrl-C or exit)")
       ->check(CLI::Range(0.0, 1e7));
