@@ -25,6 +25,8 @@ packages=(
   libboost-dev prometheus-cpp-dev libcpp-httplib-dev
   # fleet tests: a real Prometheus scrapes the metrics endpoint; systemd-analyze checks the units
   prometheus systemd
+  # scripts/soak.sh and scripts/bench_load.sh read the JSON results
+  jq
 )
 # kubectl validates deploy/ manifests (client-side dry run). Debian's kubernetes-client conflicts
 # with another kubectl package that some machines carry: only install it when there is none.

@@ -1,5 +1,6 @@
-// A host that dlopen()s a library (argv[1]) with RTLD_LAZY | RTLD_LOCAL on "open" and calls its
-// ut_throw_and_catch() on "call"; says "ready", "opened", "called". Built as C (no libstdc++
+// A host that dlopen()s a library (argv[1]) with RTLD_LAZY | RTLD_LOCAL on "open", calls its
+// ut_throw_and_catch() on "call" and dlclose()s it on "close"; says "ready", "opened", "called",
+// "closed". Built as C (no libstdc++
 // until the library brings it) and as C++ (libstdc++ and libgcc_s already in the global scope).
 #include <dlfcn.h>
 #include <stdio.h>
@@ -29,6 +30,10 @@ int main(int argc, char** argv) {
         return 1;
       }
       printf("called %d\n", call());
+    } else if (strcmp(line, "close\n") == 0 && library) {
+      dlclose(library);
+      library = NULL;
+      puts("closed");
     }
     fflush(stdout);
   }

@@ -1,6 +1,9 @@
 // Says "ready", then throws and catches one exception for each "throw" line on stdin, answering
 // "thrown". A test reads the process's bindings before the first throw (lazy: still unbound)
-// and after it (bound in the GOT).
+// and after it (bound in the GOT). "exec" replaces the program with `sleep 30` (a tracer must
+// notice that it exec'd).
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 
@@ -14,6 +17,7 @@ int main() {
   std::fflush(stdout);
   char line[64];
   while (std::fgets(line, sizeof line, stdin)) {
+    if (std::strcmp(line, "exec\n") == 0) execlp("sleep", "sleep", "30", static_cast<char*>(nullptr));
     if (std::strcmp(line, "throw\n") != 0) continue;
     try {
       throw_one();

@@ -1,12 +1,17 @@
 #include "runtime_support.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "trace/privileges.h"
 
@@ -60,12 +65,17 @@ Tracer::Tracer(pid_t pid, const std::vector<std::string>& extra_args) {
   auto line = child_->read_stderr_line(30);
   first_line_ = line.value_or("");
   attached_ = first_line_.find("attached to PID") != std::string::npos;
+  if (attached_) bpf_objects_ = bpf_objects_held_by(child_->pid());
 }
 
 Tracer::~Tracer() { std::filesystem::remove(json_path_); }
 
 std::optional<int> Tracer::finish(double timeout_s) {
   auto status = child_->wait(timeout_s);
+  if (!status) {  // killed, so that its output can be read to the end: the test fails, not hangs
+    child_->send_signal(SIGKILL);
+    child_->wait(10);
+  }
   stdout_ = child_->read_stdout_rest();
   stderr_ = first_line_ + "\n" + child_->read_stderr_rest();
   std::ifstream in(json_path_);
@@ -85,25 +95,88 @@ std::vector<std::string> bpf_link_types(pid_t pid) {
   return types;
 }
 
-std::vector<std::string> loaded_unwindtrace_programs() {
-  std::vector<std::string> names;
-  FILE* pipe = popen("bpftool -j prog show 2>/dev/null", "r");
-  if (!pipe) return names;
+void BpfObjectIds::merge(const BpfObjectIds& other) {
+  programs.insert(other.programs.begin(), other.programs.end());
+  links.insert(other.links.begin(), other.links.end());
+  maps.insert(other.maps.begin(), other.maps.end());
+}
+
+std::string BpfObjectIds::describe() const {
+  if (empty()) return "none";
+  std::vector<std::string> parts;
+  if (!programs.empty()) parts.push_back(fmt::format("programs {}", fmt::join(programs, " ")));
+  if (!links.empty()) parts.push_back(fmt::format("links {}", fmt::join(links, " ")));
+  if (!maps.empty()) parts.push_back(fmt::format("maps {}", fmt::join(maps, " ")));
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+BpfObjectIds bpf_objects_held_by(pid_t pid) {
+  BpfObjectIds ids;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(fmt::format("/proc/{}/fdinfo", pid), error)) {
+    std::ifstream in(entry.path());
+    std::string field;
+    uint32_t id = 0;
+    while (in >> field) {
+      auto* set = field == "prog_id:" ? &ids.programs
+                  : field == "link_id:" ? &ids.links
+                  : field == "map_id:"  ? &ids.maps
+                                        : nullptr;
+      if (set && in >> id) set->insert(id);
+    }
+  }
+  return ids;
+}
+
+namespace {
+
+// IDs of every object of one kind the kernel has: kind is prog, link or map.
+std::optional<std::set<uint32_t>> kernel_ids(const std::string& kind) {
+  FILE* pipe = popen(fmt::format("bpftool -j {} show 2>/dev/null", kind).c_str(), "r");
+  if (!pipe) return std::nullopt;
   std::stringstream text;
   char buffer[4096];
   size_t n;
   while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) text.write(buffer, static_cast<std::streamsize>(n));
   pclose(pipe);
-  auto progs = nlohmann::json::parse(text.str(), nullptr, false);
-  if (!progs.is_array()) return {"(bpftool -j prog show failed)"};
-  for (const auto& prog : progs) {
-    std::string name = prog.value("name", "");
-    // The kernel keeps the first 15 characters of a program's name.
-    if (name == "handle_resume" || name.starts_with("handle_signal_d") || name == "inject_signal" ||
-        name == "check_slots" || name.starts_with("on_signal_deliv"))
-      names.push_back(name);
+  auto objects = nlohmann::json::parse(text.str(), nullptr, false);
+  if (!objects.is_array()) return std::nullopt;
+  std::set<uint32_t> ids;
+  for (const auto& object : objects) ids.insert(object.value("id", 0u));
+  return ids;
+}
+
+// Those of `wanted` found in `present`; all of them when bpftool failed (never a false "gone").
+std::set<uint32_t> present_of(const std::set<uint32_t>& wanted, const std::optional<std::set<uint32_t>>& present) {
+  if (!present) return wanted;
+  std::set<uint32_t> out;
+  for (uint32_t id : wanted)
+    if (present->contains(id)) out.insert(id);
+  return out;
+}
+
+}  // namespace
+
+BpfObjectIds still_loaded(const BpfObjectIds& ids, double timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  for (;;) {
+    BpfObjectIds left;
+    left.programs = present_of(ids.programs, kernel_ids("prog"));
+    left.links = present_of(ids.links, kernel_ids("link"));
+    left.maps = present_of(ids.maps, kernel_ids("map"));
+    if (left.empty() || std::chrono::steady_clock::now() >= deadline) return left;
+    usleep(50'000);
   }
-  return names;
+}
+
+std::optional<int> wait_recording_bpf_objects(proc::ChildProcess& child, double timeout_s,
+                                              BpfObjectIds& held) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  for (;;) {
+    held.merge(bpf_objects_held_by(child.pid()));
+    if (auto status = child.wait(0.02)) return status;
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+  }
 }
 
 }  // namespace ut::runtime_test

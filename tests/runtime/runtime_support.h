@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,26 @@ class Workload {
   std::unique_ptr<proc::ChildProcess> child_;
 };
 
+// Kernel IDs of BPF objects, as bpftool shows them.
+struct BpfObjectIds {
+  std::set<uint32_t> programs, links, maps;
+  bool empty() const { return programs.empty() && links.empty() && maps.empty(); }
+  bool operator==(const BpfObjectIds&) const = default;
+  void merge(const BpfObjectIds& other);
+  std::string describe() const;  // "programs 12 13, links 4, maps 7" or "none"
+};
+
+// The BPF programs, links and maps process `pid` holds open, from its descriptors' fdinfo
+// (prog_id, link_id, map_id): per process, so another tracer on the host cannot confuse a check.
+// (This bpftool is built without skeletons, so its "pids" fields are not available.)
+BpfObjectIds bpf_objects_held_by(pid_t pid);
+// Of `ids`, those the kernel still has (bpftool -j prog|link|map show), after waiting up to
+// `timeout_s` for them to go: a detached tp_btf program is freed after an RCU grace period.
+BpfObjectIds still_loaded(const BpfObjectIds& ids, double timeout_s = 3);
+// ChildProcess::wait that meanwhile records every BPF object the child holds.
+std::optional<int> wait_recording_bpf_objects(proc::ChildProcess& child, double timeout_s,
+                                              BpfObjectIds& held);
+
 // `unwindtrace attach -p PID --json FILE -q ...`, started and waited until it says it attached.
 class Tracer {
  public:
@@ -53,7 +74,10 @@ class Tracer {
   bool attached() const { return attached_; }
   const std::string& first_stderr_line() const { return first_line_; }
   proc::ChildProcess& process() { return *child_; }
-  // Waits for the exit; returns its status and leaves the report in report().
+  // What the tracer held once attached: check still_loaded(bpf_objects()) after it exits.
+  const BpfObjectIds& bpf_objects() const { return bpf_objects_; }
+  // Waits for the exit; returns its status (nullopt after a timeout, when it is killed) and
+  // leaves the report in report().
   std::optional<int> finish(double timeout_s);
   const nlohmann::json& report() const { return report_; }
   const std::string& stdout_text() const { return stdout_; }
@@ -64,6 +88,7 @@ class Tracer {
   std::unique_ptr<proc::ChildProcess> child_;
   bool attached_ = false;
   std::string first_line_;
+  BpfObjectIds bpf_objects_;
   nlohmann::json report_;
   std::string stdout_, stderr_;
 };
@@ -71,8 +96,5 @@ class Tracer {
 // Kinds of the BPF links process `pid` holds open ("tracing", "perf" for a uprobe, ...), read
 // from /proc/PID/fdinfo: what one tracer attached, whatever other tracers on the host do.
 std::vector<std::string> bpf_link_types(pid_t pid);
-
-// Programs of ours still loaded in the kernel (by program name).
-std::vector<std::string> loaded_unwindtrace_programs();
 
 }  // namespace ut::runtime_test

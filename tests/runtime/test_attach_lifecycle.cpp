@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include "runtime_support.h"
 
@@ -10,18 +11,18 @@ namespace {
 
 TEST(AttachLifecycle, SigtermDetachesAndLeavesNoProgramsBehind) {
   UT_REQUIRE_ROOT();
-  ASSERT_TRUE(loaded_unwindtrace_programs().empty()) << "programs left by an earlier run";
   Workload workload("gnu", {"--threads", "1", "--signal-rate", "2000", "--duration", "60"});
   workload.go();
   Tracer tracer(workload.pid(), {"--mode", "full"});  // resumes counted from the start
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
-  EXPECT_EQ(loaded_unwindtrace_programs().size(), 2u);
+  EXPECT_EQ(tracer.bpf_objects().programs.size(), 2u) << tracer.bpf_objects().describe();
+  usleep(300'000);  // some resumes to count
   tracer.process().send_signal(SIGTERM);
   auto status = tracer.finish(30);
   EXPECT_EQ(status, 0) << tracer.stderr_text();
   EXPECT_FALSE(tracer.report()["target"]["exited"].get<bool>());
   EXPECT_GT(tracer.report()["process"]["resumes"]["count"].get<uint64_t>(), 0u);
-  EXPECT_TRUE(loaded_unwindtrace_programs().empty());
+  EXPECT_TRUE(still_loaded(tracer.bpf_objects()).empty()) << still_loaded(tracer.bpf_objects()).describe();
   workload.process().send_signal(SIGKILL);
 }
 
@@ -36,7 +37,7 @@ TEST(AttachLifecycle, DurationEndsTheTrace) {
   double duration = tracer.report()["trace"]["duration_s"].get<double>();
   EXPECT_GE(duration, 1.5);
   EXPECT_LT(duration, 5.0);
-  EXPECT_TRUE(loaded_unwindtrace_programs().empty());
+  EXPECT_TRUE(still_loaded(tracer.bpf_objects()).empty()) << still_loaded(tracer.bpf_objects()).describe();
   workload.process().send_signal(SIGKILL);
 }
 
@@ -54,11 +55,12 @@ TEST(AttachLifecycle, WithoutCapabilitiesExitsFourNamingThem) {
   UT_REQUIRE_ROOT();  // root can drop what it has; an unprivileged run has nothing to compare
   proc::ChildProcess tool({"setpriv", "--inh-caps=-all", "--bounding-set=-bpf,-perfmon", tool_path(),
                            "attach", "-p", "1"});
-  auto status = tool.wait(30);
+  BpfObjectIds held;
+  auto status = wait_recording_bpf_objects(tool, 30, held);
   std::string err = tool.read_stderr_rest();
   EXPECT_EQ(status, 4) << err;
   EXPECT_NE(err.find("missing: CAP_BPF, CAP_PERFMON"), std::string::npos) << err;
-  EXPECT_TRUE(loaded_unwindtrace_programs().empty());
+  EXPECT_TRUE(held.empty()) << held.describe();
 }
 
 TEST(AttachLifecycle, BadOptionExitsTwo) {

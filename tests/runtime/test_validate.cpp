@@ -29,6 +29,7 @@ struct ValidateRun {
   nlohmann::json report;
   std::string text, errors;
   double seconds = 0;
+  BpfObjectIds bpf_objects;  // what the tool held while it ran
 };
 
 ValidateRun run_validate(const std::vector<std::string>& args, double timeout_s = 600) {
@@ -39,7 +40,7 @@ ValidateRun run_validate(const std::vector<std::string>& args, double timeout_s 
   auto started = std::chrono::steady_clock::now();
   proc::ChildProcess child(argv);
   ValidateRun run;
-  run.status = child.wait(timeout_s);
+  run.status = wait_recording_bpf_objects(child, timeout_s, run.bpf_objects);
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   run.text = child.read_stdout_rest();
   run.errors = child.read_stderr_rest();
@@ -49,13 +50,10 @@ ValidateRun run_validate(const std::vector<std::string>& args, double timeout_s 
   return run;
 }
 
-// Every run must leave no program behind. The kernel frees a detached tp_btf program after an
-// RCU grace period (~0.1 s here), so it may still be listed right after the tool exits.
-void expect_detached() {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (!loaded_unwindtrace_programs().empty() && std::chrono::steady_clock::now() < deadline)
-    usleep(50'000);
-  EXPECT_EQ(loaded_unwindtrace_programs(), std::vector<std::string>{});
+// Every run must leave nothing behind: what the tool held while it ran is gone after its exit.
+void expect_detached(const ValidateRun& run) {
+  auto left = still_loaded(run.bpf_objects);
+  EXPECT_TRUE(left.empty()) << "still loaded: " << left.describe();
 }
 
 const nlohmann::json* site_of_kind(const nlohmann::json& report, const std::string& kind) {
@@ -132,7 +130,7 @@ TEST(Validate, GnuLibunwindCrashesAtTheReturnAddressReadWithinASecond) {
   ASSERT_NE(cal.table.find("crashed"), std::string::npos) << cal.table;
 
   auto run = run_validate({"--padding", std::to_string(cal.crash_padding), "--count", "1000"});
-  expect_detached();
+  expect_detached(run);
   ASSERT_TRUE(run.report.is_object()) << run.errors;
   EXPECT_EQ(run.status, 6) << run.text << run.errors;
   const auto* site = site_of_kind(run.report, "return-address");
@@ -161,7 +159,7 @@ TEST(Validate, GnuLibunwindSurvivesWhereTheFrameDoesNotWriteTheSlotAndSaysWhy) {
   ASSERT_TRUE(cal.survive_padding) << cal.table;
 
   auto run = run_validate({"--padding", std::to_string(*cal.survive_padding), "--count", "1000"});
-  expect_detached();
+  expect_detached(run);
   ASSERT_TRUE(run.report.is_object()) << run.errors;
   const auto* site = site_of_kind(run.report, "return-address");
   ASSERT_TRUE(site) << run.text;
@@ -194,7 +192,7 @@ TEST_P(ValidateNoWindow, TenThousandInjectionsAfterTheSwitchCorruptNothing) {
   auto args = GetParam().args;
   args.insert(args.end(), {"--count", "10000"});
   auto run = run_validate(args);
-  expect_detached();
+  expect_detached(run);
   ASSERT_TRUE(run.report.is_object()) << run.errors;
   EXPECT_EQ(run.status, 0) << run.text << run.errors;
   ASSERT_FALSE(run.report["sites"].empty()) << run.text;
@@ -241,7 +239,7 @@ TEST(Validate, LandingMatchesTheTargetsOwnHandlerOnAProcessNamedByPid) {
   workload.go();
   auto run = run_validate(
       {"--pid", std::to_string(workload.pid()), "--i-know-this-crashes", "--count", std::to_string(kCount)});
-  expect_detached();
+  expect_detached(run);
   auto own = workload.finish(60);
   ASSERT_TRUE(run.report.is_object()) << run.errors;
   EXPECT_EQ(run.status, 0) << run.text;
@@ -264,7 +262,7 @@ TEST(Validate, RefusesAProcessItDidNotStartWithoutTheExplicitFlag) {
   auto run = run_validate({"--pid", std::to_string(workload.pid())}, 30);
   EXPECT_EQ(run.status, 2);
   EXPECT_NE(run.errors.find("add --i-know-this-crashes"), std::string::npos) << run.errors;
-  expect_detached();
+  EXPECT_TRUE(run.bpf_objects.empty()) << "loaded before refusing: " << run.bpf_objects.describe();
   workload.go();
   EXPECT_EQ(workload.finish(30)["signals_handled"], 0) << "nothing was injected";
 }
@@ -274,7 +272,7 @@ TEST(Validate, InjectsIntoACommandItStarts) {
   const auto& cal = calibration();
   auto run = run_validate({"--count", "100", "--", workload_path("gnu"), "--signal-rate", "0", "--duration",
                            "20", "--padding", std::to_string(cal.crash_padding), "--quiet"});
-  expect_detached();
+  expect_detached(run);
   ASSERT_TRUE(run.report.is_object()) << run.errors;
   EXPECT_EQ(run.status, 6) << run.text;
   const auto* site = site_of_kind(run.report, "return-address");
@@ -302,7 +300,7 @@ TEST(Validate, CompareShowsBothLibrariesAndTheCandidateDecides) {
   EXPECT_EQ(run.report["schema"], "unwindtrace-validate-compare/1");
   EXPECT_TRUE(run.report["a"].is_object());
   EXPECT_TRUE(run.report["b"].is_object());
-  expect_detached();
+  expect_detached(run);
 }
 
 }  // namespace

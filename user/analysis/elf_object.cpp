@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -334,6 +335,10 @@ ElfObject ElfObject::open(const std::string& path) {
   impl->path = path;
   impl->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (impl->fd < 0) fail(path, fmt::format("cannot open: {}", std::strerror(errno)));
+  struct stat st {};
+  if (fstat(impl->fd, &st) == 0 && !S_ISREG(st.st_mode))
+    fail(path, S_ISDIR(st.st_mode) ? "is a directory; give an executable or shared library"
+                                   : "not a regular file; give an executable or shared library");
   impl->elf = elf_begin(impl->fd, ELF_C_READ_MMAP, nullptr);
   if (!impl->elf) impl->fail_libelf("read as ELF");
   if (elf_kind(impl->elf) != ELF_K_ELF)

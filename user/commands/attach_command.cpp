@@ -9,6 +9,7 @@
 #include "commands/report_output.h"
 #include "errors.h"
 #include "trace/host_session.h"
+#include "output/atomic_file.h"
 #include "trace/libbpf_log.h"
 #include "trace/trace_session.h"
 
@@ -35,6 +36,7 @@ int run_attach(const AttachOptions& options) {
   if (options.sample_percent > 0 && options.mode != model::TraceMode::Sampled)
     throw UserError(ExitCode::Usage, "--sample applies to --mode sampled only; drop one of them");
   trace::set_libbpf_verbose(options.verbose);
+  if (!options.output.json_path.empty()) output::check_output_path(options.output.json_path);
   install_stop_handlers();
   trace::TraceOptions trace_options;
   trace_options.pids.assign(options.pids.begin(), options.pids.end());
@@ -108,10 +110,14 @@ noisy shared 2-core VM, median of 5 paired runs, throughput per worker-CPU-secon
 Tracer CPU < 0.2% of a core; no events lost; start-up ~55 ms to load the programs,
 ~0.3 s per process (analysis and probes).
 
-Exit codes: 0 done (also: target not exposed), 2 usage, 3 no such process,
-4 missing privileges, 5 kernel feature missing, 1 internal error.)");
+Tracing of a process also ends, with the report of what was seen, when it exits, execs another
+program, or unmaps a traced object (dlclose): the report says which (target.changed).
+
+Exit codes: 0 done (also: target not exposed), 2 usage (also: --json names a directory),
+3 no such process (also: it has exited, or is still starting), 4 missing privileges,
+5 kernel feature missing, 1 internal error.)");
   auto* pid = cmd->add_option("-p,--pid", options->pids, "process to trace (repeat for several)")
-                  ->check(CLI::PositiveNumber);
+                  ->check(CLI::Range(1, 2147483647));
   cmd->add_flag("--all", options->all,
                 "every process whose exceptions unwind through an exposed routine, also ones started "
                 "later (host mode; 'record' is its form for campaigns)")
@@ -132,7 +138,7 @@ Exit codes: 0 done (also: target not exposed), 2 usage, 3 no such process,
                   "sampled mode: length of one duty cycle in seconds (default 10)")
       ->check(CLI::Range(0.1, 3600.0));
   cmd->add_option("-d,--duration", options->duration_s, "stop after SECONDS (default: Ctrl-C or exit)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0.0, 1e7));
   cmd->add_option("--json", options->output.json_path, "also write the report as JSON to FILE ('-': stdout)");
   cmd->add_flag("-q,--quiet", options->output.quiet, "no live line per window hit");
   cmd->add_option("--poll-ms", options->poll_ms, "drain the ring buffer every MS milliseconds")

@@ -10,6 +10,7 @@
 #include "commands/bundled_workload.h"
 #include "commands/commands.h"
 #include "commands/report_output.h"
+#include "output/atomic_file.h"
 #include "errors.h"
 #include "proc/child_process.h"
 #include "trace/trace_session.h"
@@ -65,6 +66,7 @@ std::vector<std::string> stop_after_hits_args(const DemoOptions& options) {
 }
 
 int run_demo(const DemoOptions& options) {
+  if (!options.output.json_path.empty()) output::check_output_path(options.output.json_path);
   install_stop_handlers();
   std::string workload = bundled_workload_path(options.unwinder);
   std::vector<std::string> argv{workload, "--wait-for-go", "--threads", std::to_string(options.threads),

@@ -6,6 +6,7 @@
 
 #include "commands/commands.h"
 #include "errors.h"
+#include "output/atomic_file.h"
 #include "output/scan_report.h"
 #include "proc/process_exposure.h"
 #include "proc/process_list.h"
@@ -26,6 +27,7 @@ struct ScanOptions {
 int run_scan(const ScanOptions& options) {
   if (options.files.empty() && options.pid == 0 && !options.all)
     throw UserError(ExitCode::Usage, "scan needs FILE..., -p PID or --all (see unwindtrace scan --help)");
+  if (!options.json_path.empty()) output::check_output_path(options.json_path);
   auto started = std::chrono::steady_clock::now();
   analysis::AnalysisCache cache;
   for (const auto& routine : options.routines) {
@@ -59,12 +61,8 @@ int run_scan(const ScanOptions& options) {
     fmt::print("{}\n", output::scan_to_json(report).dump(2));
   } else {
     fmt::print("{}", output::render_scan_text(report));
-    if (!options.json_path.empty()) {
-      FILE* out = std::fopen(options.json_path.c_str(), "w");
-      if (!out) throw UserError(ExitCode::Usage, fmt::format("cannot write {}", options.json_path));
-      fmt::print(out, "{}\n", output::scan_to_json(report).dump(2));
-      std::fclose(out);
-    }
+    if (!options.json_path.empty())
+      output::write_file_atomically(options.json_path, output::scan_to_json(report).dump(2) + "\n");
   }
   if (options.fail_on == "exposed" && report.any_exposed()) return static_cast<int>(ExitCode::Exposed);
   return static_cast<int>(ExitCode::Ok);
@@ -90,11 +88,12 @@ Examples:
 Exit codes: 0 done, 6 exposed with --fail-on exposed, 2 usage, 3 no such process.
 Objects that cannot be analysed are reported with the reason; the scan of the rest goes on.)");
   cmd->add_option("files", options->files, "ELF objects to analyse");
-  cmd->add_option("-p,--pid", options->pid, "analyse what this process maps")->check(CLI::PositiveNumber);
+  cmd->add_option("-p,--pid", options->pid, "analyse what this process maps")->check(CLI::Range(1, 2147483647));
   cmd->add_flag("--all", options->all, "every process on the host");
   cmd->add_option("--json", options->json_path, "JSON to FILE ('-': stdout instead of the text)");
   cmd->add_option("--routine", options->routines,
-                  "also analyse SYMBOL in OBJ (a path or a file name), e.g. libfoo.so.1:my_resume");
+                  "also analyse SYMBOL in OBJ (a path or a file name), e.g. libfoo.so.1:my_resume")
+      ->allow_extra_args(false);  // one OBJ:SYMBOL per --routine: the files that follow stay files
   cmd->add_option("--fail-on", options->fail_on, "exit 6 when this is found")->check(CLI::IsMember({"exposed"}));
   return [options] { return run_scan(*options); };
 }

@@ -153,6 +153,7 @@ int exit_code(bool corrupted, bool conclusive) {
 
 int run_validate(const ValidateOptions& o, bool unwinder_given, bool padding_given) {
   check_combinations(o, unwinder_given, padding_given);
+  if (!o.json_path.empty()) output::check_output_path(o.json_path);
   trace::set_libbpf_verbose(o.verbose);
   install_stop_handlers();
   int sig = parse_signal_option(o.signal);

@@ -52,6 +52,9 @@ struct Session {
   uint64_t start_ktime_ns = 0;  // CLOCK_MONOTONIC at start: event times are relative to it
   double duration_s = 0;
   bool target_exited = false;  // the target exited before tracing ended
+  // Why tracing stopped early without an exit: "it exec'd /usr/bin/sleep", "... was unmapped
+  // (dlclose, ...)"; empty otherwise. What was seen until then is reported.
+  std::string target_change;
 
   std::vector<TracedRoutine> routines;  // indexed like ut_target.routines
 

@@ -317,6 +317,7 @@ Report build_report(const model::Session& session, const model::Joiner& joiner) 
   report.ended_at = iso8601_utc(session.ended_at);
   report.duration_s = session.duration_s;
   report.target_exited = session.target_exited;
+  report.target_change = session.target_change;
   report.host = session.host;
   report.frame_size = session.frame_size;
   report.mode = session.mode;

@@ -77,7 +77,9 @@ struct HitRow {
 struct LostEvents {
   std::array<uint64_t, UT_LOST_KINDS> kernel{};  // ring-buffer reservations that failed, by kind
   uint64_t resume_seq_gaps = 0;                  // resume losses visible in the events themselves
-  bool any() const { return kernel[UT_LOST_RESUME] || kernel[UT_LOST_SIGNAL] || resume_seq_gaps; }
+  bool any() const {
+    return kernel[UT_LOST_RESUME] || kernel[UT_LOST_SIGNAL] || kernel[UT_LOST_COUNTER] || resume_seq_gaps;
+  }
 };
 
 enum class Exposure {
@@ -96,6 +98,7 @@ struct Report {
   std::string ended_at;
   double duration_s = 0;
   bool target_exited = false;
+  std::string target_change;  // model::Session::target_change
   host::HostInfo host;
   model::TraceMode mode = model::TraceMode::Full;
   std::optional<model::DutyCycle> duty_cycle;  // sampled mode

@@ -109,6 +109,9 @@ void render_header(std::string& out, const Report& r) {
   fmt::format_to(std::back_inserter(out), "traced {:.1f} s from {}{}\n", r.duration_s, r.started_at,
                  r.target_exited ? " (the target exited during tracing)" : "");
   fmt::format_to(std::back_inserter(out), "mode: {}\n", mode_line(r));
+  if (!r.target_change.empty())
+    fmt::format_to(std::back_inserter(out), "tracing stopped early: {}; counts cover the time before\n",
+                   r.target_change);
   fmt::format_to(std::back_inserter(out), "host: {}, {}, Linux {}\n", r.host.hostname,
                  r.host.cpu_model, r.host.kernel_release);
   if (!r.unwinder.empty()) fmt::format_to(std::back_inserter(out), "unwinder: {}\n", r.unwinder);
@@ -125,6 +128,10 @@ void render_lost(std::string& out, const LostEvents& lost) {
                  "from the events\n",
                  grouped(lost.kernel[UT_LOST_RESUME]), grouped(lost.kernel[UT_LOST_SIGNAL]),
                  grouped(lost.resume_seq_gaps));
+  if (lost.kernel[UT_LOST_COUNTER])
+    fmt::format_to(std::back_inserter(out),
+                   "UNCOUNTED: {} signals or resumes (the kernel's per-thread counter maps were full)\n",
+                   grouped(lost.kernel[UT_LOST_COUNTER]));
 }
 
 void render_process(std::string& out, const Report& r) {

@@ -170,8 +170,11 @@ LinkMap read_link_map(pid_t pid) {
   if (!debug_at) return unordered(pid, maps, "the executable has no DT_DEBUG entry");
   r_debug debug{};
   if (*debug_at != 0) debug = read_r_debug(memory, *debug_at);
-  if (debug.r_version == 0 || !debug.r_map)
-    return unordered(pid, maps, "the dynamic linker has not started yet");
+  if (debug.r_version == 0 || !debug.r_map) {
+    LinkMap pending = unordered(pid, maps, "the dynamic linker has not started yet");
+    pending.linker_pending = true;
+    return pending;
+  }
 
   LinkMap out;
   std::set<uint64_t> visited;
@@ -187,6 +190,14 @@ LinkMap read_link_map(pid_t pid) {
     at = reinterpret_cast<uint64_t>(entry.l_next);
   }
   return out;
+}
+
+bool dynamic_linker_pending(pid_t pid) {
+  try {
+    return read_link_map(pid).linker_pending;
+  } catch (const analysis::AnalysisError&) {
+    return false;
+  }
 }
 
 }  // namespace ut::proc

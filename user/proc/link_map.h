@@ -24,10 +24,15 @@ struct LinkMap {
   // linker has not run yet): then only "executable first" holds, the rest is in address order.
   bool order_known = true;
   std::string why_order_unknown;
+  bool linker_pending = false;  // exec'd a moment ago: the dynamic linker has not run yet
 };
 
 // Throws UserError if the process cannot be inspected (gone, no permission), AnalysisError if
 // its dynamic linker state is unreadable (not a 64-bit process, corrupt list).
 LinkMap read_link_map(pid_t pid);
+
+// True while a process that has just exec'd waits for its dynamic linker to load its libraries
+// (its unwinder is not mapped yet); false when that cannot be read.
+bool dynamic_linker_pending(pid_t pid);
 
 }  // namespace ut::proc

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -52,6 +54,13 @@ ProcessInfo read_process_info(pid_t pid) {
   char exe[PATH_MAX];
   ssize_t n = readlink(fmt::format("/proc/{}/exe", pid).c_str(), exe, sizeof(exe) - 1);
   if (n > 0) info.exe.assign(exe, static_cast<size_t>(n));
+  // A kernel thread has no exe (ENOENT); another user's process hides it without privileges.
+  int err = errno;
+  if (n < 0 && (err == EACCES || err == EPERM))
+    throw UserError(ExitCode::Privileges,
+                    fmt::format("cannot inspect PID {}: {}: run as root (another user's process needs "
+                                "CAP_SYS_PTRACE)",
+                                pid, std::strerror(err)));
   return info;
 }
 

@@ -17,6 +17,10 @@
 #include "host/host_info.h"
 #include "model/session_calibration.h"
 #include "proc/exception_unwinder.h"
+#include "proc/link_map.h"
+#include "proc/process_change.h"
+#include "proc/link_map.h"
+#include "proc/process_change.h"
 #include "proc/process_info.h"
 #include "proc/process_routines.h"
 #include "trace/bpf_tracer.h"
@@ -94,6 +98,7 @@ struct TraceSession::Process {
   std::vector<LinkPtr> probes;                // attached resume probes
   ExitWatch exit;
   bool exited = false;
+  std::string changed;               // it exec'd or unmapped a traced object: tracing ends
   bool exit_reported = false;        // by poll()
   Clock::time_point traced_since{};  // attached
   std::optional<Clock::time_point> counting_since;  // probes attached and the period flag up
@@ -149,7 +154,7 @@ void TraceSession::attach_probes(Process& process) {
 
 void TraceSession::attach_missing_probes() {
   for (auto& [pid, process] : processes_) {
-    if (!process->probes.empty() || process->exited) continue;
+    if (!process->probes.empty() || process->exited || !process->changed.empty()) continue;
     try {
       attach_probes(*process);
     } catch (const UserError&) {
@@ -191,6 +196,12 @@ const model::Session& TraceSession::add_process(pid_t pid) {
   const auto start = Clock::now();
   auto process = std::make_unique<Process>(pid);
   process->info = proc::read_process_info(pid);
+  if (!proc::process_alive(process->info))
+    throw UserError(ExitCode::Target, fmt::format("process {} has exited (a zombie its parent has not "
+                                                  "reaped yet): nothing to trace", pid));
+  if (proc::dynamic_linker_pending(pid))
+    throw UserError(ExitCode::Target, fmt::format("process {} is still starting: its dynamic linker has not "
+                                                  "loaded its libraries yet; attach again in a moment", pid));
   auto found = proc::find_process_routines(pid, cache_);
 
   TraceResult& result = process->result;
@@ -276,6 +287,7 @@ TraceResult TraceSession::remove_process(pid_t pid) {
   session.duration_s = seconds_between(process.traced_since, Clock::now());
   session.ended_at = std::chrono::system_clock::now();
   session.target_exited = process.exited;
+  session.target_change = process.changed;
   process.result.joiner->finish();
   TraceResult result = std::move(process.result);
   processes_.erase(it);
@@ -336,7 +348,13 @@ std::vector<pid_t> TraceSession::poll(int timeout_ms) {
                            ? fds[static_cast<size_t>(polled - watched.begin())].revents != 0
                            : !proc::process_alive(process.info);  // no pidfd: /proc tells
     }
-    if (process.exited) {
+    if (!process.exited && !process.routines.empty()) {
+      std::vector<proc::WatchedAddress> addresses;
+      for (const auto& routine : process.result.session.routines)
+        addresses.push_back({routine.object_path, routine.start});
+      process.changed = proc::process_change(process.info, addresses).value_or("");
+    }
+    if (process.exited || !process.changed.empty()) {
       process.exit_reported = true;
       exited.push_back(pid);
     }

@@ -58,8 +58,8 @@ class TraceSession {
   // Stops tracing `pid` and hands back its result. Throws std::out_of_range if not traced.
   TraceResult remove_process(pid_t pid);
   // Waits up to `timeout_ms` (less when the duty cycle is due), drains the events and switches
-  // resume tracing on or off. Returns processes that exited since the last call; they stay
-  // traced (their last events drained) until removed.
+  // resume tracing on or off. Returns processes that exited, exec'd or unmapped a traced object
+  // since the last call; they stay traced (their last events drained) until removed.
   std::vector<pid_t> poll(int timeout_ms);
   // Removes every process; results in the order the processes were added.
   std::vector<TraceResult> finish();
