@@ -172,9 +172,12 @@ TEST(AttachStorm, SampledResumeRateAgreesWithTheWorkloadsOwnWithinItsErrorBar) {
   const double error = resumes["per_s_error"].get<double>();
   EXPECT_GT(error, 0);
   EXPECT_LT(error, 0.5 * rate) << "an error bar this wide says nothing";
-  // Three standard errors: the bar is one.
-  EXPECT_NEAR(rate, own_rate, 3 * error) << "estimate " << rate << " ± " << error << " vs the workload's "
-                                         << own_rate;
+  // Three standard errors (the bar is one), plus the probe's own bias: while the probes are on,
+  // each resume pays a uprobe and the thread runs up to ~10% slower (full mode's throughput ratio,
+  // docs/performance.md), and the workload's rate also covers the seconds before and after the
+  // trace. A wrong scaling by the duty cycle would be off by 5x.
+  EXPECT_NEAR(rate, own_rate, 3 * error + 0.10 * own_rate)
+      << "estimate " << rate << " ± " << error << " vs the workload's " << own_rate;
   // Signals are not sampled: every one is counted while the tracer is attached.
   EXPECT_GT(kernel_signal_total(report, own["signal"].get<std::string>()), 0u);
 }

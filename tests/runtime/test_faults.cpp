@@ -17,12 +17,13 @@ TEST(Faults, KillNineLeavesNoProgramLinkOrMapBehind) {
   UT_REQUIRE_ROOT();
   Workload workload("gnu", {"--threads", "2", "--signal-rate", "5000", "--duration", "60"});
   workload.go();
-  Tracer tracer(workload.pid());
+  Tracer tracer(workload.pid(), {"--mode", "full"});
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
   const BpfObjectIds& held = tracer.bpf_objects();
-  // The signal hook and the resume probe, their links, and the maps (ring buffer, targets, ...).
-  EXPECT_EQ(held.programs.size(), 2u) << held.describe();
-  EXPECT_GE(held.links.size(), 2u) << held.describe();
+  // Full mode: the signal hook, the resume probe and the slot check at rt_sigreturn, their
+  // links, and the maps (ring buffer, targets, ...).
+  EXPECT_EQ(held.programs.size(), 3u) << held.describe();
+  EXPECT_GE(held.links.size(), 3u) << held.describe();
   EXPECT_GE(held.maps.size(), 4u) << held.describe();
   ASSERT_TRUE(still_loaded(held, 0) == held) << "not all listed by bpftool: " << held.describe();
 

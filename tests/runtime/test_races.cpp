@@ -47,7 +47,7 @@ void expect_released(const Tracer& tracer) {
 TEST(Races, TargetExitsWhileAttached) {
   UT_REQUIRE_ROOT();
   Workload workload("gnu", {"--threads", "2", "--signal-rate", "5000", "--duration", "1.5"});
-  Tracer tracer(workload.pid());
+  Tracer tracer(workload.pid(), {"--mode", "full"});  // exact counts: every resume traced
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
   workload.go();
   auto own = workload.finish(30);
@@ -67,7 +67,7 @@ TEST(Races, TargetExitsWhileAttached) {
 TEST(Races, TargetExecsAnotherProgram) {
   UT_REQUIRE_ROOT();
   auto target = start_program({program_path("ut_throw_gnu")});
-  Tracer tracer(target->pid());
+  Tracer tracer(target->pid(), {"--mode", "full"});  // exact counts: every resume traced
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
   for (int i = 0; i < 5; ++i) ASSERT_EQ(ask(*target, "throw"), "thrown");
   target->write_stdin("exec\n");
@@ -90,7 +90,7 @@ TEST(Races, TargetExecsAnotherProgram) {
 TEST(Races, ThreadsComeAndGoWhileAttached) {
   UT_REQUIRE_ROOT();
   auto target = start_program({program_path("ut_thread_churn")});
-  Tracer tracer(target->pid());
+  Tracer tracer(target->pid(), {"--mode", "full"});  // exact counts: every resume traced
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
   constexpr int kThreads = 300, kThrows = 20;
   ASSERT_EQ(ask(*target, "churn " + std::to_string(kThreads) + " " + std::to_string(kThrows)),
@@ -116,7 +116,7 @@ TEST(Races, TargetDlclosesItsUnwinder) {
   UT_REQUIRE_ROOT();
   auto target = start_program({program_path("ut_dlopen_host"), program_path("libut_throw_in_library.so")});
   ASSERT_EQ(ask(*target, "open"), "opened");
-  Tracer tracer(target->pid());
+  Tracer tracer(target->pid(), {"--mode", "full"});  // exact counts: every resume traced
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
   for (int i = 0; i < 3; ++i) ASSERT_EQ(ask(*target, "call"), "called 7");
   ASSERT_EQ(ask(*target, "close"), "closed");

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "commands/commands.h"
+#include "commands/mode_options.h"
 #include "commands/report_output.h"
 #include "errors.h"
 #include "trace/host_session.h"
@@ -20,9 +21,7 @@ namespace {
 struct AttachOptions {
   std::vector<int> pids;
   bool all = false;  // host mode: every exposed process, found and rescanned (as `record`)
-  model::TraceMode mode = model::TraceMode::Sampled;
-  double sample_percent = 0;  // 0: not given
-  double sample_period_s = model::DutyCycle{}.period_s;
+  ModeOptions modes;  // sampled by default
   double duration_s = 0;
   double poll_ms = 100;
   uint32_t ring_mb = 8;
@@ -32,17 +31,13 @@ struct AttachOptions {
 
 int run_attach(const AttachOptions& options) {
   if (options.pids.empty() && !options.all)
-    throw UserError(ExitCode::Usage, "attach needs -p PID or --all (see unwindtrace attach --help)");
-  if (options.sample_percent > 0 && options.mode != model::TraceMode::Sampled)
-    throw UserError(ExitCode::Usage, "--sample applies to --mode sampled only; drop one of them");
+    throw UserError(ExitCode::Usage, "attach needs -p PID or --all: --pid names a process to trace, --all traces every exposed one");
   trace::set_libbpf_verbose(options.verbose);
   if (!options.output.json_path.empty()) output::check_output_path(options.output.json_path);
   install_stop_handlers();
   trace::TraceOptions trace_options;
   trace_options.pids.assign(options.pids.begin(), options.pids.end());
-  trace_options.session.mode = options.mode;
-  if (options.sample_percent > 0) trace_options.session.duty_cycle.fraction = options.sample_percent / 100;
-  trace_options.session.duty_cycle.period_s = options.sample_period_s;
+  apply_mode_options(options.modes, trace_options.session);
   trace_options.session.ring_buffer_bytes = options.ring_mb << 20;
   trace_options.session.on_hit = [&](const model::JoinedSignal& hit, const model::Session& session) {
     print_hit_line(options.output, hit, session);
@@ -122,21 +117,7 @@ Exit codes: 0 done (also: target not exposed), 2 usage (also: --json names a dir
                 "every process whose exceptions unwind through an exposed routine, also ones started "
                 "later (host mode; 'record' is its form for campaigns)")
       ->excludes(pid);
-  const std::map<std::string, model::TraceMode> modes{{"signal-only", model::TraceMode::SignalOnly},
-                                                      {"full", model::TraceMode::Full},
-                                                      {"sampled", model::TraceMode::Sampled}};
-  cmd->add_option("--mode", options->mode, "signal-only, full, or sampled (default)")
-      ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case));
-  cmd->add_option("--sample", options->sample_percent,
-                  "sampled mode: trace resumes PERCENT of the time (default 5%)")
-      ->transform([](std::string text) {
-        if (text.ends_with('%')) text.pop_back();
-        return text;
-      })
-      ->check(CLI::Range(0.01, 100.0));
-  cmd->add_option("--sample-period", options->sample_period_s,
-                  "sampled mode: length of one duty cycle in seconds (default 10)")
-      ->check(CLI::Range(0.1, 3600.0));
+  add_mode_options(cmd, options->modes);
   cmd->add_option("-d,--duration", options->duration_s, "stop after SECONDS (default: Ctrl-C or exit)")
       ->check(CLI::Range(0.0, 1e7));
   cmd->add_option("--json", options->output.json_path, "also write the report as JSON to FILE ('-': stdout)");

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "commands/commands.h"
+#include "commands/mode_options.h"
 #include "errors.h"
 #include "host/host_identity.h"
 #include "host/signal_frame.h"
@@ -31,9 +32,7 @@ struct RecordOptions {
   double rotate_minutes = 60;
   double segment_s = 60;
   double rescan_s = 2;
-  model::TraceMode mode = model::TraceMode::SignalOnly;
-  double sample_percent = 0;  // 0: not given
-  double sample_period_s = model::DutyCycle{}.period_s;
+  ModeOptions modes{model::TraceMode::SignalOnly};
   std::string metrics;
   std::vector<int> pids;
   std::vector<std::string> exes;
@@ -84,9 +83,7 @@ int run_record(const RecordOptions& options) {
   trace_options.stop = &stop_requested();
   trace_options.rescan_interval_s = options.rescan_s;
   trace_options.segment_s = options.segment_s;
-  trace_options.session.mode = options.mode;
-  if (options.sample_percent > 0) trace_options.session.duty_cycle.fraction = options.sample_percent / 100;
-  trace_options.session.duty_cycle.period_s = options.sample_period_s;
+  apply_mode_options(options.modes, trace_options.session);
   trace_options.only.assign(options.pids.begin(), options.pids.end());
   for (const auto& exe : options.exes) trace_options.exes.push_back(std::filesystem::canonical(exe).string());
   if (!options.quiet) trace_options.on_note = [](const std::string& line) { fmt::print(stderr, "unwindtrace: {}\n", line); };
@@ -159,15 +156,7 @@ Exit codes: 0 done, 1 records were dropped (full disk, ...) or internal error, 2
   cmd->add_option("--segment-s", options->segment_s, "write each traced process's record this often")
       ->check(CLI::Range(0.5, 1e6));
   cmd->add_option("--rescan-s", options->rescan_s, "look for new exposed processes this often")->check(CLI::Range(0.2, 3600.0));
-  const std::map<std::string, model::TraceMode> modes{{"signal-only", model::TraceMode::SignalOnly},
-                                                      {"full", model::TraceMode::Full},
-                                                      {"sampled", model::TraceMode::Sampled}};
-  cmd->add_option("--mode", options->mode, "signal-only (default), full, or sampled")
-      ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case));
-  cmd->add_option("--sample", options->sample_percent, "sampled mode: trace resumes PERCENT of the time (default 5%)")
-      ->check(CLI::Range(0.1, 100.0));
-  cmd->add_option("--sample-period", options->sample_period_s, "sampled mode: length of one duty cycle in seconds")
-      ->check(CLI::Range(0.1, 3600.0));
+  add_mode_options(cmd, options->modes);
   cmd->add_option("--metrics", options->metrics, "serve metrics on [ADDRESS:]PORT (loopback unless an address is given)");
   cmd->add_option("-p,--pid", options->pids, "only these processes (default: every process on the host)")
       ->check(CLI::PositiveNumber);
