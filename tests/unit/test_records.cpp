@@ -106,6 +106,10 @@ TEST(Records, ProcessRecordCarriesIdentityPlacementAndTheCorruptionEstimate) {
   EXPECT_DOUBLE_EQ(record["model"]["predicted_crashes_per_s"].get<double>(), 0.04);
   EXPECT_LT(record["model"]["low_per_s"].get<double>(), 0.04);
   EXPECT_GT(record["model"]["high_per_s"].get<double>(), 0.04);
+  EXPECT_TRUE(record["exposure_model"].is_null()) << "no model section in this report";
+  report.model = ModelSection{};
+  EXPECT_EQ(process_record(report, testing::synthetic_host("node-7"), facts, 2)["exposure_model"],
+            model_json(*report.model));
   EXPECT_EQ(record.dump().find(std::to_string(0x5ec7e7)), std::string::npos);
   EXPECT_EQ(record.dump().find("5ec7e7"), std::string::npos);
 }

@@ -146,6 +146,9 @@ json process_record(const Report& report, const host::HostIdentity& host, const 
                      {"low_per_s", estimate.low_per_s},
                      {"high_per_s", estimate.high_per_s},
                      {"confidence", estimate.confidence}};
+  // The exposure model of the trace (rates, calibrated landing, geometry per handler,
+  // predicted vs observed), exactly as `attach --json` reports it.
+  record["exposure_model"] = report.model ? model_json(*report.model) : json(nullptr);
   record["lost_events"] = {{"resume", report.lost.kernel[UT_LOST_RESUME]},
                            {"signal", report.lost.kernel[UT_LOST_SIGNAL]},
                            {"resume_seq_gaps", report.lost.resume_seq_gaps}};
