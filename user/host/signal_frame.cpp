@@ -114,7 +114,9 @@ class RegisterState {
   // %r15, which holds the arguments) to `scramble`, and sends `sig` to this thread with no code
   // in between. Without this a register still holding the fill pattern (the compiler keeps it
   // for the diff) would be saved as the pattern and its slot would look unwritten.
-  void raise(int sig, bool in_use, uint64_t scramble) {
+  // Not instrumented by ASan, not inlined: ASan may move locals to a fake stack addressed through
+  // a register, and the asm below leaves no general-purpose register free for that.
+  __attribute__((noinline, no_sanitize("address"))) void raise(int sig, bool in_use, uint64_t scramble) {
     struct Args {
       uint64_t low, high, scramble, sig, pid, tid;
       uint8_t* buffer;
