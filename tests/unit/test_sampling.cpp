@@ -111,7 +111,7 @@ TEST(ResumeSampler, OnAtEachPeriodStartForItsShare) {
   EXPECT_EQ(s.periods, (std::vector<uint32_t>{1, 0, 2, 0})) << "a new flag value per period";
 }
 
-TEST(ResumeSampler, APeriodWhoseOnTimeWasMissedIsSkipped) {
+TEST(ResumeSampler, APeriodWhoseOnTimeWasMissedIsLeftOut) {
   Switches s;
   ResumeSampler sampler({0.05, 10}, s.hooks());
   const auto t0 = ResumeSampler::Clock::now();
