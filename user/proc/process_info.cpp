@@ -70,4 +70,12 @@ bool process_alive(const ProcessInfo& info) {
   return parsed && parsed->first == info.start_ticks && parsed->second != 'Z' && parsed->second != 'X';
 }
 
+bool process_exiting(const ProcessInfo& info) {
+  if (!process_alive(info)) return true;
+  char exe[PATH_MAX];
+  // /proc/PID/exe follows the memory map: ENOENT once exit has released it.
+  return !info.exe.empty() && readlink(fmt::format("/proc/{}/exe", info.pid).c_str(), exe, sizeof(exe)) < 0 &&
+         errno == ENOENT;
+}
+
 }  // namespace ut::proc

@@ -20,6 +20,8 @@ struct ProcessInfo {
 ProcessInfo read_process_info(pid_t pid);
 // Still the same process (same start time), and not a zombie?
 bool process_alive(const ProcessInfo& info);
+// Not alive, or on its way out: its memory is released early in exit, before it is a zombie.
+bool process_exiting(const ProcessInfo& info);
 // Start time (clock ticks since boot) and state letter parsed from /proc/PID/stat text.
 std::optional<std::pair<uint64_t, char>> parse_stat_start(const std::string& stat_text);
 
