@@ -192,7 +192,8 @@ enum ut_inject_counter {
 	UT_INJ_CHECKED = 6,  /* resumed at landing_ip after the handler: slots read again */
 	UT_INJ_FATAL = 7,    /* process block: fatal signals (SIGSEGV, SIGBUS, ...) delivered */
 	UT_INJ_LOST = 8,     /* process block: events the ring buffer had no room for */
-	UT_INJ_COUNTERS = 9,
+	UT_INJ_MASKED = 9,   /* not sent: the thread blocks the signal (it would land elsewhere, later) */
+	UT_INJ_COUNTERS = 10,
 };
 
 enum ut_inject_event_kind {
@@ -276,6 +277,21 @@ struct ut_crash_event {
 	__u8 flags;       /* UT_SIG_*: without UT_SIG_HANDLER the default action kills the process */
 	__u8 pad[7];
 	char comm[16];
+};
+
+/*
+ * Issue 9: a thread of a traced process ended (bpf/trace.bpf.c, tp_btf/sched_process_exit). Its
+ * final counts leave the `threads` and `signal_counts` maps in this record, so thread churn in a
+ * long-lived process never fills them; the entries are deleted only once the record is reserved
+ * (a full ring buffer leaves them to be read at the end, as before).
+ */
+#define UT_EVENT_THREAD_END 35
+#define UT_MAX_SIGNAL 64 /* signals 1..64; counts of higher numbers (none on x86-64) stay in the map */
+
+struct ut_thread_end_event {
+	struct ut_event_header hdr;
+	__u64 resumes;                                    /* its ut_thread_state.resumes, 0 if none */
+	__u64 signals[UT_MAX_SIGNAL][UT_DELIVERY_KINDS]; /* [sig - 1][enum ut_delivery] */
 };
 
 #endif /* UNWINDTRACE_EVENTS_H */

@@ -325,3 +325,47 @@ static __attribute__((noinline)) void report_fatal_signal(__u64 pid_tgid, int si
 	e->sig = sig;
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
+
+/*
+ * Issue 9 (appended): prunes the per-thread maps when a thread of a traced process ends, so a
+ * long-lived process whose threads come and go never fills them. The thread's final counts go to
+ * user space in one UT_EVENT_THREAD_END record; its entries are deleted only if that record was
+ * reserved, so a full ring buffer loses nothing (the entries stay and are read at the end). Only
+ * the exiting thread itself writes its entries (signals are counted and resumes probed in its own
+ * context), so nothing can be added after this runs. The hook runs in the exiting task.
+ */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_thread_exit)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct ut_signal_key key = { .tgid = tgid, .tid = tid };
+	struct ut_thread_state *state;
+	struct ut_thread_end_event *e;
+	__u64 *count;
+	int sig, delivery;
+
+	if (!bpf_map_lookup_elem(&targets, &tgid))
+		return 0; /* not traced, or no longer: user space forgets the process's entries */
+	bpf_map_delete_elem(&slot_checks, &tid); /* a check its handler never got to */
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return 0; /* nothing lost: the entries stay */
+	fill_header(&e->hdr, UT_EVENT_THREAD_END, pid_tgid);
+	state = bpf_map_lookup_elem(&threads, &tid);
+	e->resumes = state ? state->resumes : 0;
+	for (sig = 1; sig <= UT_MAX_SIGNAL; sig++) {
+		for (delivery = 0; delivery < UT_DELIVERY_KINDS; delivery++) {
+			key.sig = sig;
+			key.delivery = delivery;
+			count = bpf_map_lookup_elem(&signal_counts, &key);
+			e->signals[sig - 1][delivery] = count ? *count : 0;
+			if (count)
+				bpf_map_delete_elem(&signal_counts, &key);
+		}
+	}
+	if (state)
+		bpf_map_delete_elem(&threads, &tid);
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	return 0;
+}

@@ -103,11 +103,16 @@ void BpfTracer::set_resume_period(uint32_t period) {
 }
 
 void BpfTracer::attach_signal_hook() {
-  bpf_link* link = bpf_program__attach_trace(skel_->progs.handle_signal_deliver);
-  if (!link)
-    throw kernel_error("cannot attach to tp_btf/signal_deliver", errno,
-                       "this kernel lacks BTF-enabled tracepoints (CONFIG_DEBUG_INFO_BTF)");
-  links_.emplace_back(link);
+  const std::pair<bpf_program*, const char*> hooks[] = {
+      {skel_->progs.handle_signal_deliver, "signal_deliver"},
+      {skel_->progs.handle_thread_exit, "sched_process_exit"}};
+  for (const auto& [program, tracepoint] : hooks) {
+    bpf_link* link = bpf_program__attach_trace(program);
+    if (!link)
+      throw kernel_error(fmt::format("cannot attach to tp_btf/{}", tracepoint), errno,
+                         "this kernel lacks BTF-enabled tracepoints (CONFIG_DEBUG_INFO_BTF)");
+    links_.emplace_back(link);
+  }
 }
 
 void BpfTracer::attach_slot_checks() {
@@ -141,6 +146,9 @@ int BpfTracer::dispatch(void* self, void* data, size_t size) {
     tracer->handlers_->on_slot_check(*static_cast<const ut_slot_check_event*>(data));
   else if (hdr->kind == UT_EVENT_FATAL && size >= sizeof(ut_fatal_event) && tracer->handlers_->on_fatal)
     tracer->handlers_->on_fatal(*static_cast<const ut_fatal_event*>(data));
+  else if (hdr->kind == UT_EVENT_THREAD_END && size >= sizeof(ut_thread_end_event) &&
+           tracer->handlers_->on_thread_end)
+    tracer->handlers_->on_thread_end(*static_cast<const ut_thread_end_event*>(data));
   return 0;
 }
 

@@ -28,6 +28,8 @@ struct EventHandlers {
   std::function<void(const ut_signal_event&)> on_signal;
   std::function<void(const ut_slot_check_event&)> on_slot_check;  // after attach_slot_checks()
   std::function<void(const ut_fatal_event&)> on_fatal;
+  // A traced thread ended: its counts left the maps (signal_counts(), thread_states()) in it.
+  std::function<void(const ut_thread_end_event&)> on_thread_end;
 };
 
 struct SignalCount {
@@ -49,6 +51,7 @@ class BpfTracer {
   void unwatch_process(pid_t pid);
   // Deletes what the maps still hold for `pid` (counters, thread states, losses).
   void forget_process(pid_t pid);
+  // The signal hook, and the thread-exit hook that prunes the per-thread maps.
   void attach_signal_hook();
   // Reads each window hit's slot again at the handler's rt_sigreturn (raw_tp/sys_enter): every
   // syscall on the host pays a few ns while attached, so only full tracing should attach it.

@@ -19,8 +19,6 @@
 #include "proc/exception_unwinder.h"
 #include "proc/link_map.h"
 #include "proc/process_change.h"
-#include "proc/link_map.h"
-#include "proc/process_change.h"
 #include "proc/process_info.h"
 #include "proc/process_routines.h"
 #include "trace/bpf_tracer.h"
@@ -103,6 +101,9 @@ struct TraceSession::Process {
   Clock::time_point traced_since{};  // attached
   std::optional<Clock::time_point> counting_since;  // probes attached and the period flag up
   uint64_t counted = 0;                             // resumes at the last period's end
+  // Resumes of its ended threads, by TID, whose map entries the kernel pruned: added to the
+  // live entries' counts, and to a recycled TID's resume seqs (which restart at 1).
+  std::map<uint32_t, uint64_t> ended_resumes;
 };
 
 TraceSession::TraceSession(SessionOptions options) : options_(std::move(options)) {
@@ -155,13 +156,19 @@ void TraceSession::attach_probes(Process& process) {
 void TraceSession::attach_missing_probes() {
   for (auto& [pid, process] : processes_) {
     if (!process->probes.empty() || process->exited || !process->changed.empty()) continue;
-    try {
-      attach_probes(*process);
-    } catch (const UserError&) {
-      destroy_links(process->probes);
-      if (proc::process_alive(process->info)) throw;
-      process->exited = true;  // gone since the last poll, which will report it
-    }
+    if (!attach_probes_unless_gone(*process)) process->exited = true;  // the next poll reports it
+  }
+}
+
+bool TraceSession::attach_probes_unless_gone(Process& process) {
+  try {
+    if (options_.before_probes) options_.before_probes(process.info.pid);
+    attach_probes(process);
+    return true;
+  } catch (const UserError&) {
+    destroy_links(process.probes);
+    if (!proc::process_exiting(process.info)) throw;  // a real failure: the kernel refused
+    return false;  // it died meanwhile (perf_event_open: ESRCH)
   }
 }
 
@@ -177,6 +184,7 @@ void TraceSession::count_period(Process& process, const std::map<uint32_t, ut_th
                                 Clock::time_point until) {
   if (!process.counting_since) return;
   uint64_t total = 0;
+  for (const auto& [tid, resumes] : process.ended_resumes) total += resumes;
   for (const auto& [tid, state] : states)
     if (state.tgid == static_cast<uint32_t>(process.info.pid)) total += state.resumes;
   const double on_s = std::max(0.0, seconds_between(*process.counting_since, until));
@@ -188,6 +196,7 @@ void TraceSession::count_period(Process& process, const std::map<uint32_t, ut_th
 }
 
 void TraceSession::end_period() {
+  drain();  // threads that ended this period: their resumes are in the records, not the map
   const auto states = tracer_->thread_states();
   for (auto& [pid, process] : processes_) count_period(*process, states, period_down_at_);
 }
@@ -243,16 +252,23 @@ const model::Session& TraceSession::add_process(pid_t pid) {
   Process& added = *process;
   processes_[pid] = std::move(process);
   order_.push_back(pid);
-  if (!added.routines.empty()) {
+  // Its memory already gone while it was read (no routines found): it died, not "not exposed".
+  if (proc::process_exiting(added.info)) added.exited = true;
+  if (!added.exited && !added.routines.empty()) {
     try {
       tracer().watch_process(pid, proc::make_target(added.routines));
       if (sampler_) {
-        if (sampler_->on()) {  // mid-period: counts from now, to the period's end
-          attach_probes(added);
+        if (!sampler_->on()) {
+          sampler_->tick();  // the first process starts the duty cycle (and may find it dead)
+        } else if (attach_probes_unless_gone(added)) {  // mid-period: counts from now, to its end
           added.counting_since = Clock::now();
         } else {
-          sampler_->tick();  // the first process starts the duty cycle
+          added.exited = true;
         }
+      }
+      if (added.exited) {  // died while its probes were being attached
+        tracer_->unwatch_process(pid);
+        tracer_->forget_process(pid);
       }
     } catch (...) {
       processes_.erase(pid);
@@ -260,6 +276,10 @@ const model::Session& TraceSession::add_process(pid_t pid) {
       throw;
     }
     session.load_ms = load_ms_;
+  }
+  if (added.exited) {
+    added.routines.clear();  // nothing is traced: remove_process leaves the kernel side alone
+    result.warnings.push_back(fmt::format("process {} exited while it was being attached: nothing was traced", pid));
   }
   session.started_at = std::chrono::system_clock::now();
   session.start_ktime_ns = monotonic_ns();
@@ -275,12 +295,14 @@ TraceResult TraceSession::remove_process(pid_t pid) {
   model::Session& session = process.result.session;
   if (!process.routines.empty()) {
     tracer_->unwatch_process(pid);  // its counters stop here, mid-period or not
-    count_period(process, tracer_->thread_states(), Clock::now());
+    const auto stopped = Clock::now();
     destroy_links(process.probes);
-    drain();
+    drain();  // ended threads' counts first: the kernel pruned them from the maps
+    const auto states = tracer_->thread_states();
+    count_period(process, states, stopped);
     for (const auto& c : tracer_->signal_counts(pid)) session.signal_counts.push_back({c.key, c.count});
-    for (const auto& [tid, state] : tracer_->thread_states())
-      if (state.tgid == static_cast<uint32_t>(pid)) session.kernel_resumes[tid] = state.resumes;
+    for (const auto& [tid, state] : states)
+      if (state.tgid == static_cast<uint32_t>(pid)) session.kernel_resumes[tid] += state.resumes;
     session.lost_events = tracer_->lost_events(pid);
     tracer_->forget_process(pid);
   }
@@ -295,6 +317,18 @@ TraceResult TraceSession::remove_process(pid_t pid) {
   return result;
 }
 
+void TraceSession::add_ended_thread(Process& process, const ut_thread_end_event& e) {
+  model::Session& session = process.result.session;
+  if (e.resumes != 0) {
+    process.ended_resumes[e.hdr.tid] += e.resumes;
+    session.kernel_resumes[e.hdr.tid] += e.resumes;
+  }
+  for (int sig = 1; sig <= UT_MAX_SIGNAL; ++sig)
+    for (uint32_t delivery = 0; delivery < UT_DELIVERY_KINDS; ++delivery)
+      if (const uint64_t count = e.signals[sig - 1][delivery])
+        session.signal_counts.push_back({{e.hdr.tgid, e.hdr.tid, sig, delivery}, count});
+}
+
 void TraceSession::drain() {
   if (!tracer_) return;
   auto joiner_of = [this](uint32_t tgid) -> model::Joiner* {
@@ -305,11 +339,24 @@ void TraceSession::drain() {
     auto it = processes_.find(static_cast<pid_t>(tgid));
     return it == processes_.end() ? nullptr : &it->second->result.session;
   };
-  EventHandlers handlers{[&](const ut_resume_event& e) {
-                           if (auto* joiner = joiner_of(e.hdr.tgid)) joiner->add(e);
+  // A recycled TID's resume seqs restart at 1: continue them after the ended threads' resumes.
+  auto seq_base = [this](const ut_event_header& hdr) -> uint64_t {
+    auto it = processes_.find(static_cast<pid_t>(hdr.tgid));
+    if (it == processes_.end()) return 0;
+    auto ended = it->second->ended_resumes.find(hdr.tid);
+    return ended == it->second->ended_resumes.end() ? 0 : ended->second;
+  };
+  EventHandlers handlers{[&](ut_resume_event e) {
+                           if (auto* joiner = joiner_of(e.hdr.tgid)) {
+                             e.seq += seq_base(e.hdr);
+                             joiner->add(e);
+                           }
                          },
-                         [&](const ut_signal_event& e) {
-                           if (auto* joiner = joiner_of(e.hdr.tgid)) joiner->add(e);
+                         [&](ut_signal_event e) {
+                           if (auto* joiner = joiner_of(e.hdr.tgid)) {
+                             if (!e.resume_off) e.resume_seq += seq_base(e.hdr);
+                             joiner->add(e);
+                           }
                          },
                          [&](const ut_slot_check_event& e) {
                            if (auto* session = session_of(e.hdr.tgid))
@@ -318,6 +365,10 @@ void TraceSession::drain() {
                          [&](const ut_fatal_event& e) {
                            if (auto* session = session_of(e.hdr.tgid))
                              session->fatal_signals.push_back(model::to_fatal_signal(e));
+                         },
+                         [&](const ut_thread_end_event& e) {
+                           auto it = processes_.find(static_cast<pid_t>(e.hdr.tgid));
+                           if (it != processes_.end()) add_ended_thread(*it->second, e);
                          }};
   tracer_->drain(handlers);
 }
@@ -374,6 +425,9 @@ std::vector<pid_t> TraceSession::processes() const { return order_; }
 std::string TraceSession::describe(pid_t pid) const {
   const Process& process = *processes_.at(pid);
   const model::Session& session = process.result.session;
+  if (process.exited && process.routines.empty())
+    return fmt::format("PID {} ({}) exited while it was being attached: nothing traced; its report says so",
+                       pid, session.comm);
   size_t probes = 0;
   for (const auto& routine : process.routines) probes += routine.routine.probes.size();
   return fmt::format("attached to PID {} ({}): {} routine(s), {} resume probe(s), mode {}; "

@@ -35,6 +35,9 @@ struct SessionOptions {
   model::DutyCycle duty_cycle;  // sampled mode
   uint32_t ring_buffer_bytes = 8u << 20;
   HitHandler on_hit;  // live output, with the session of the process hit
+  // Called with a process's PID just before its resume probes are attached; the runtime tests
+  // kill the process there, to check that a process dying mid-attach is reported as exited.
+  std::function<void(pid_t)> before_probes;
 };
 
 struct TraceResult {
@@ -52,8 +55,10 @@ class TraceSession {
   TraceSession& operator=(const TraceSession&) = delete;
 
   // Analyses `pid` and traces its hazardous routines. A process without any is kept (its report
-  // names the unwinder it uses) but nothing is attached for it. Throws UserError(Target) for a
-  // process that cannot be inspected, UserError(KernelFeature) when the kernel side fails.
+  // names the unwinder it uses) but nothing is attached for it; so is one that dies while it is
+  // being added (its report says it exited; the next poll returns it). Throws UserError(Target)
+  // for a process that cannot be inspected (gone or a zombie already), UserError(KernelFeature)
+  // when the kernel side fails.
   const model::Session& add_process(pid_t pid);
   // Stops tracing `pid` and hands back its result. Throws std::out_of_range if not traced.
   TraceResult remove_process(pid_t pid);
@@ -73,8 +78,11 @@ class TraceSession {
 
   BpfTracer& tracer();
   void drain();
+  void add_ended_thread(Process& process, const ut_thread_end_event& e);
   void attach_probes(Process& process);
   void attach_missing_probes();
+  // false (nothing attached) if the process died meanwhile; throws if the kernel refused.
+  bool attach_probes_unless_gone(Process& process);
   void detach_all_probes();
   void count_period(Process& process, const std::map<uint32_t, ut_thread_state>& states,
                     std::chrono::steady_clock::time_point until);
