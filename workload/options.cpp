@@ -69,6 +69,12 @@ Options parse_options(int argc, char** argv) {
                "use setitimer(ITIMER_PROF) instead of a tgkill sender (signal must be SIGPROF)");
   app.add_option("--batch-us", o.batch_us, "tgkill sender: microseconds between batches")
       ->check(CLI::Range(10u, 1000000u))->capture_default_str();
+  app.add_option("--senders", o.senders,
+                 "tgkill sender threads, each sending to its share of the workers (at most --threads)")
+      ->check(CLI::Range(1u, 64u))->capture_default_str();
+  app.add_flag("--coalesce", o.coalesce,
+               "tgkill sender: offer the full rate, sending even to threads with a signal still "
+               "pending (the kernel merges those: signals_handled < signals_sent)");
   app.add_option("--handler-stack", o.handler_stack,
                  "bytes of stack the signal handler uses (alloca + memset)")
       ->check(CLI::Range(std::size_t{0}, std::size_t{16} << 20))->capture_default_str();
@@ -106,6 +112,7 @@ Options parse_options(int argc, char** argv) {
     usage_error(prog, "--itimer sends SIGPROF; --signal " + signal_text + " conflicts");
   }
   if (o.itimer && o.signal_rate == 0.0) usage_error(prog, "--itimer needs --signal-rate > 0");
+  if (o.itimer && o.coalesce) usage_error(prog, "--coalesce is for the tgkill sender; --itimer has none");
   for (const auto& t : offsets_text) {
     auto v = parse_integer(t, 0);
     if (!v) usage_error(prog, "--window-offsets: bad offset '" + t + "'");

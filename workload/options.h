@@ -20,6 +20,8 @@ struct Options {
   bool itimer = false;
   bool altstack = false;
   unsigned batch_us = 1000;
+  unsigned senders = 1;   // tgkill sender threads, each with its share of the workers
+  bool coalesce = false;  // tgkill sender: send at the rate even to threads with one pending
   double duration_s = 10.0;
   bool wait_for_go = false;
   std::uint64_t stop_after_window_hits = 0;  // 0 = never

@@ -46,19 +46,26 @@ void unblock_signal_in_this_thread(int sig);
 struct StormStats {
   const char* mode = "none";       // "tgkill", "itimer" or "none"
   bool counts_sent = true;         // false for itimer: the kernel does the sending
+  bool coalesces = false;          // tgkill --coalesce: sent counts offers, merged ones included
   std::uint64_t sent = 0;
   std::uint64_t deferred = 0;      // times the sender waited: every target had one pending
   std::uint64_t dropped = 0;       // owed sends given up (backlog cap: the targets lag behind)
   double elapsed_s = 0.0;
+
+  // Adds another sender's stats (several senders share the threads).
+  StormStats& operator+=(const StormStats& other);
 };
 
 // Sends `rate` signals per second (all targets together) with tgkill, round-robin, from its own
 // thread. Every `batch_us` it wakes at an absolute deadline and sends what is owed so far.
-// It never sends to a thread whose previous signal is still pending (a standard signal would be
-// merged and lost); such a send is deferred to another thread or a later moment.
+// Unless `coalesce`, it never sends to a thread whose previous signal is still pending (a
+// standard signal would be merged and lost); such a send is deferred to another thread or a
+// later moment. With `coalesce` it sends at the rate whatever is pending (an offered load: the
+// kernel merges what the targets cannot take, so fewer are handled than sent).
 class TgkillStorm {
  public:
-  TgkillStorm(int sig, double rate, unsigned batch_us, std::vector<WorkerCounters*> targets);
+  TgkillStorm(int sig, double rate, unsigned batch_us, std::vector<WorkerCounters*> targets,
+              bool coalesce = false);
   ~TgkillStorm();
   void start();
   StormStats stop();
@@ -71,6 +78,7 @@ class TgkillStorm {
   double rate_;
   unsigned batch_us_;
   std::vector<WorkerCounters*> targets_;
+  bool coalesce_;
   pthread_t thread_{};
   bool running_ = false;
   std::atomic<bool> stop_{false};

@@ -122,7 +122,8 @@ std::uint64_t window_hits(const Residency& r, const std::vector<std::size_t>& of
 // a worker exits would be lost): until every worker handled what it was sent, at most 1 s.
 void drain_signals(const StormStats& storm, const std::vector<WorkerCounters*>& targets) {
   const std::int64_t start = monotonic_ns();
-  if (!storm.counts_sent) {  // itimer: nothing to compare with, give in-flight signals a moment
+  // itimer, or a coalescing sender: nothing to compare with, give in-flight signals a moment.
+  if (!storm.counts_sent || storm.coalesces) {
     sleep_until_ns(start + 2'000'000);
     return;
   }
@@ -246,18 +247,23 @@ int run(const Options& o) {
   // --- phase: run -----------------------------------------------------------------------------
   std::vector<WorkerCounters*> targets;
   for (Worker& w : workers) targets.push_back(&w.counters);
-  std::optional<TgkillStorm> tgkill_storm;
+  std::deque<TgkillStorm> tgkill_storms;  // --senders of them, each with its share of the threads
   std::optional<ItimerStorm> itimer_storm;
   if (o.signal_rate > 0 && o.itimer) {
     itimer_storm.emplace(o.signal_rate);
   } else if (o.signal_rate > 0) {
-    tgkill_storm.emplace(o.signal, o.signal_rate, o.batch_us, targets);
+    const unsigned senders = std::min(o.senders, o.threads);
+    for (unsigned k = 0; k < senders; ++k) {
+      std::vector<WorkerCounters*> share;
+      for (std::size_t i = k; i < targets.size(); i += senders) share.push_back(targets[i]);
+      tgkill_storms.emplace_back(o.signal, o.signal_rate / senders, o.batch_us, std::move(share), o.coalesce);
+    }
   }
 
   const std::int64_t t_start = monotonic_ns();
   shared.go.store(true, std::memory_order_release);
   shared.go.notify_all();
-  if (tgkill_storm) tgkill_storm->start();
+  for (TgkillStorm& sender : tgkill_storms) sender.start();
   if (itimer_storm) itimer_storm->start();
 
   const std::int64_t deadline = t_start + static_cast<std::int64_t>(o.duration_s * 1e9);
@@ -277,7 +283,7 @@ int run(const Options& o) {
 
   // Storm first, then (after in-flight signals had time to land) the workers.
   StormStats storm;
-  if (tgkill_storm) storm = tgkill_storm->stop();
+  for (TgkillStorm& sender : tgkill_storms) storm += sender.stop();
   if (itimer_storm) storm = itimer_storm->stop();
   drain_signals(storm, targets);
   shared.stop.store(true, std::memory_order_relaxed);
@@ -321,7 +327,11 @@ int run(const Options& o) {
                      {"residency_total", in_routine}};
 
   json storm_json = {{"mode", storm.mode}, {"target_hz", o.signal_rate}};
-  if (tgkill_storm) storm_json["batch_us"] = o.batch_us;
+  if (!tgkill_storms.empty()) {
+    storm_json["batch_us"] = o.batch_us;
+    storm_json["senders"] = tgkill_storms.size();
+    storm_json["coalesce"] = o.coalesce;
+  }
   storm_json["elapsed_s"] = storm.elapsed_s;
   storm_json["achieved_hz"] = storm.counts_sent && storm.elapsed_s > 0
                                   ? json(static_cast<double>(storm.sent) / storm.elapsed_s)
