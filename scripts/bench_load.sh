@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Load: PROCS bundled GNU-libunwind workloads of THREADS threads each, RATE signals/s offered in
-# all (split evenly), traced by one `unwindtrace attach -p P1 -p P2 ...` for SECONDS. If this
-# build's attach takes a single -p, only the first workload is traced (the others still load the
-# machine) and the script says so. Prints the tracer's peak RSS and descriptors (sampled each
+# all (split evenly; each workload's sender sends at its rate whether or not the target thread
+# still has one pending: --coalesce), traced by one `unwindtrace attach -p P1 -p P2 ...` for
+# SECONDS, in full mode (every resume traced, so counts compare exactly). The storms start only
+# once every workload is attached. If this build's attach takes a single -p, only the first
+# workload is traced (the others still load the machine) and the script says so. Prints the tracer's peak RSS and descriptors (sampled each
 # second), what the workloads did by their own count, what the tracer counted and what it says it
 # lost. Exit status 1 if the tracer fails or crashes, or a workload fails.
 # Usage: scripts/bench_load.sh [PROCS=100] [THREADS=10] [RATE=200000] [SECONDS=30]
@@ -23,9 +25,12 @@ trap cleanup EXIT
 
 # Each workload waits on its own FIFO for "go", so all start their storms once traced.
 per_proc_rate=$(awk -v r="$rate" -v n="$procs" 'BEGIN {printf "%.0f", r / n}')
+# One sender thread per 40k signals/s (a busy 2-core VM gives one thread too little CPU for
+# more), at most one per worker thread.
+senders=$(awk -v r="$per_proc_rate" -v t="$threads" 'BEGIN {n = int((r + 39999) / 40000); if (n < 1) n = 1; if (n > t) n = t; print n}')
 for i in $(seq "$procs"); do
   mkfifo "$tmp/go.$i"
-  "$workload" --wait-for-go --quiet --threads "$threads" --signal-rate "$per_proc_rate" \
+  "$workload" --wait-for-go --quiet --threads "$threads" --signal-rate "$per_proc_rate" --coalesce --senders "$senders" \
     --duration "$seconds" --json "$tmp/own.$i.json" <"$tmp/go.$i" >"$tmp/ready.$i" &
   pids+=($!)
   exec {fd}>"$tmp/go.$i"
@@ -43,9 +48,15 @@ if ! "$tool" attach --help 2>&1 | grep -q 'repeat for several'; then
   pid_args=(-p "${pids[0]}"); traced_procs=1
 fi
 started=$(date +%s.%N)
-"$tool" attach "${pid_args[@]}" -q --json "$tmp/report.json" >"$tmp/attach.out" 2>"$tmp/attach.err" &
+# The tracer does not inherit the FIFOs' write ends: its descriptor count is its own.
+go_fds=(); for i in $(seq "$procs"); do fd_var=go_fd_$i; go_fds+=("${!fd_var}"); done
+(for fd in "${go_fds[@]}"; do eval "exec $fd>&-"; done
+ exec "$tool" attach "${pid_args[@]}" --mode full -q --json "$tmp/report.json" >"$tmp/attach.out" 2>"$tmp/attach.err") &
 tracer=$!
-until grep -q 'attached to' "$tmp/attach.err"; do
+# One line per process added ("...; Ctrl-C to stop"): go only once all are traced. (Going after
+# the first line let the workloads run their SECONDS while 1,000 busy threads slowed the attach
+# of the others, so some had exited before they were added.)
+until [ "$(grep -c 'Ctrl-C to stop' "$tmp/attach.err" 2>/dev/null)" -ge "$traced_procs" ]; do
   kill -0 "$tracer" 2>/dev/null || { echo "bench_load.sh: attach failed:" >&2; cat "$tmp/attach.err" >&2; exit 1; }
   sleep 0.05
 done
@@ -74,8 +85,11 @@ own() {  # sum of a field over the traced workloads' own results
   jq -s "map(.$1) | add" "${files[@]}"
 }
 all_signals=$(jq -s 'map(.signals_handled) | add' "$tmp"/own.*.json)
+all_sent=$(jq -s 'map(.signals_sent) | add' "$tmp"/own.*.json)
 echo "attach: exit status $status, attached in ${attach_s}s; RSS peak $rss_max KiB, fds peak $fds_max ($samples samples)"
-echo "workloads: $failed_workloads failed; $(awk -v s="$all_signals" -v d="$seconds" 'BEGIN {printf "%.0f", s / d}') signals/s handled in all (offered $rate)"
+per_s() { awk -v s="$1" -v d="$seconds" 'BEGIN {printf "%.0f", s / d}'; }
+echo "workloads: $failed_workloads failed; signals/s in all: $(per_s "$all_sent") sent (asked $rate), $(per_s "$all_signals") delivered (the rest merged while pending)"
+grep -v 'Ctrl-C to stop' "$tmp/attach.err" | head -5 || true
 if [ -s "$tmp/report.json" ]; then
   jq -r --argjson own_resumes "$(own resumes)" --argjson own_signals "$(own signals_handled)" '
     (if type == "array" then . else [.] end) as $r
