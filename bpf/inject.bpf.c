@@ -164,6 +164,13 @@ int inject_signal(struct pt_regs *ctx)
 		count(site, UT_INJ_BUSY);
 		return 0;
 	}
+	/* A blocked signal stays pending until unblocked, and lands wherever that happens (the
+	 * workload's threads warm up with it blocked): that would measure the mask, not the site. */
+	if (cfg->sig >= 1 && cfg->sig <= 64 &&
+	    (BPF_CORE_READ(bpf_get_current_task_btf(), blocked.sig[0]) >> (cfg->sig - 1)) & 1) {
+		count(site, UT_INJ_MASKED);
+		return 0;
+	}
 	sent.seq = count(site, UT_INJ_PASSES);
 	if (sent.seq == 0 || sent.seq > cfg->limit)
 		return 0;

@@ -221,7 +221,7 @@ class RunInjector {
         delivered += c[UT_INJ_DELIVERED];
         if (c[UT_INJ_DELIVERED] >= options_.count && c[UT_INJ_CHECKED] >= c[UT_INJ_LANDED])
           ++done;
-        else if (c[UT_INJ_PASSES] + c[UT_INJ_BUSY] == 0)
+        else if (c[UT_INJ_PASSES] + c[UT_INJ_BUSY] + c[UT_INJ_MASKED] == 0)
           ++never_ran;
       }
       if (delivered != last_delivered) {
@@ -345,7 +345,9 @@ validate::ValidateResult InjectionSession::run(const InjectionOptions& options) 
     auto results = injector.run(*target, sites);
     for (auto& site : results) {
       auto& routine = result.routines[site.routine];
-      if (round == 0) routine.reached = site.counters[UT_INJ_PASSES] + site.counters[UT_INJ_BUSY] > 0;
+      if (round == 0)
+        routine.reached =
+            site.counters[UT_INJ_PASSES] + site.counters[UT_INJ_BUSY] + site.counters[UT_INJ_MASKED] > 0;
       candidate[site.routine] = routine.reached;
       if (!routine.reached) continue;
       if (options.on_site) options.on_site(site);

@@ -62,11 +62,11 @@ void render_site(std::string& out, const ValidateResult& r, const SiteResult& si
     elsewhere.push_back(fmt::format("{} x{}", ip_text(site, routine.window.size, ip), n));
   if (!elsewhere.empty()) fmt::format_to(it, ", elsewhere: {}", fmt::join(elsewhere, ", "));
   fmt::format_to(it, "; {}; {:.2f} s\n", d_text(site), site.end.duration_s);
-  if (c[UT_INJ_SEND_FAILED] || c[UT_INJ_BUSY] || site.process_counters[UT_INJ_LOST])
-    fmt::format_to(
-        it,
-        "          not sent: {} failed, {} while the previous one was pending; {} events lost in the run\n",
-        c[UT_INJ_SEND_FAILED], c[UT_INJ_BUSY], site.process_counters[UT_INJ_LOST]);
+  if (c[UT_INJ_SEND_FAILED] || c[UT_INJ_BUSY] || c[UT_INJ_MASKED] || site.process_counters[UT_INJ_LOST])
+    fmt::format_to(it,
+                   "          not sent: {} failed, {} while the previous one was pending, {} while the "
+                   "thread blocked the signal; {} events lost in the run\n",
+                   c[UT_INJ_SEND_FAILED], c[UT_INJ_BUSY], c[UT_INJ_MASKED], site.process_counters[UT_INJ_LOST]);
   if (auto s = site.crash_s())
     fmt::format_to(it, "          crash {:.3f} s after injection started (first injection at {:.3f} s)\n", *s,
                    site.first_injection_s().value_or(0));
@@ -143,6 +143,7 @@ json site_json(const ValidateResult& r, const SiteResult& site) {
         {"sent", c[UT_INJ_SENT]},
         {"send_failed", c[UT_INJ_SEND_FAILED]},
         {"busy", c[UT_INJ_BUSY]},
+        {"masked", c[UT_INJ_MASKED]},
         {"delivered", site.delivered()},
         {"landed", site.landed()},
         {"landing_ratio", site.landing_ratio()},
