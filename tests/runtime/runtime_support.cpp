@@ -128,18 +128,32 @@ BpfObjectIds bpf_objects_held_by(pid_t pid) {
   return ids;
 }
 
-namespace {
-
-// IDs of every object of one kind the kernel has: kind is prog, link or map.
-std::optional<std::set<uint32_t>> kernel_ids(const std::string& kind) {
-  FILE* pipe = popen(fmt::format("bpftool -j {} show 2>/dev/null", kind).c_str(), "r");
-  if (!pipe) return std::nullopt;
+nlohmann::json bpftool_json(const std::string& args) {
+  FILE* pipe = popen(fmt::format("bpftool -j {} 2>/dev/null", args).c_str(), "r");
+  if (!pipe) return nullptr;
   std::stringstream text;
   char buffer[4096];
   size_t n;
   while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) text.write(buffer, static_cast<std::streamsize>(n));
   pclose(pipe);
-  auto objects = nlohmann::json::parse(text.str(), nullptr, false);
+  return nlohmann::json::parse(text.str(), nullptr, false);
+}
+
+std::optional<size_t> map_entries(const BpfObjectIds& held, const std::string& name) {
+  for (uint32_t id : held.maps) {
+    auto map = bpftool_json(fmt::format("map show id {}", id));
+    if (!map.is_object() || map.value("name", "") != name) continue;
+    auto entries = bpftool_json(fmt::format("map dump id {}", id));
+    if (entries.is_array()) return entries.size();
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// IDs of every object of one kind the kernel has: kind is prog, link or map.
+std::optional<std::set<uint32_t>> kernel_ids(const std::string& kind) {
+  auto objects = bpftool_json(kind + " show");
   if (!objects.is_array()) return std::nullopt;
   std::set<uint32_t> ids;
   for (const auto& object : objects) ids.insert(object.value("id", 0u));

@@ -62,6 +62,10 @@ BpfObjectIds bpf_objects_held_by(pid_t pid);
 // Of `ids`, those the kernel still has (bpftool -j prog|link|map show), after waiting up to
 // `timeout_s` for them to go: a detached tp_btf program is freed after an RCU grace period.
 BpfObjectIds still_loaded(const BpfObjectIds& ids, double timeout_s = 3);
+// `bpftool -j ARGS`, parsed (discarded when bpftool fails).
+nlohmann::json bpftool_json(const std::string& args);
+// Entries of the map named `name` among `held` (one tracer's maps), or nullopt if none is.
+std::optional<size_t> map_entries(const BpfObjectIds& held, const std::string& name);
 // ChildProcess::wait that meanwhile records every BPF object the child holds.
 std::optional<int> wait_recording_bpf_objects(proc::ChildProcess& child, double timeout_s,
                                               BpfObjectIds& held);

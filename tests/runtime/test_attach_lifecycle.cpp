@@ -15,8 +15,9 @@ TEST(AttachLifecycle, SigtermDetachesAndLeavesNoProgramsBehind) {
   workload.go();
   Tracer tracer(workload.pid(), {"--mode", "full"});  // resumes counted from the start
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
-  // Full mode: the signal hook, the resume probe and the slot check at rt_sigreturn.
-  EXPECT_EQ(tracer.bpf_objects().programs.size(), 3u) << tracer.bpf_objects().describe();
+  // Full mode: the signal hook, the resume probe, the slot check at rt_sigreturn and the
+  // thread-exit hook that prunes the per-thread maps.
+  EXPECT_EQ(tracer.bpf_objects().programs.size(), 4u) << tracer.bpf_objects().describe();
   usleep(300'000);  // some resumes to count
   tracer.process().send_signal(SIGTERM);
   auto status = tracer.finish(30);

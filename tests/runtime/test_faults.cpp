@@ -20,10 +20,10 @@ TEST(Faults, KillNineLeavesNoProgramLinkOrMapBehind) {
   Tracer tracer(workload.pid(), {"--mode", "full"});
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
   const BpfObjectIds& held = tracer.bpf_objects();
-  // Full mode: the signal hook, the resume probe and the slot check at rt_sigreturn, their
-  // links, and the maps (ring buffer, targets, ...).
-  EXPECT_EQ(held.programs.size(), 3u) << held.describe();
-  EXPECT_GE(held.links.size(), 3u) << held.describe();
+  // Full mode: the signal hook, the resume probe, the slot check at rt_sigreturn, the
+  // thread-exit hook, their links, and the maps (ring buffer, targets, ...).
+  EXPECT_EQ(held.programs.size(), 4u) << held.describe();
+  EXPECT_GE(held.links.size(), 4u) << held.describe();
   EXPECT_GE(held.maps.size(), 4u) << held.describe();
   ASSERT_TRUE(still_loaded(held, 0) == held) << "not all listed by bpftool: " << held.describe();
 

@@ -8,10 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
+#include <fmt/ranges.h>
+
 #include "runtime_support.h"
+#include "trace/trace_session.h"
 
 namespace ut::runtime_test {
 namespace {
@@ -95,22 +99,81 @@ TEST(Races, ThreadsComeAndGoWhileAttached) {
   constexpr int kThreads = 300, kThrows = 20;
   ASSERT_EQ(ask(*target, "churn " + std::to_string(kThreads) + " " + std::to_string(kThrows)),
             "churned " + std::to_string(kThreads));
+  // Every churned thread has ended: the kernel pruned its entries (the main thread neither
+  // resumes nor takes signals, and this tracer traces nothing else).
+  EXPECT_EQ(map_entries(tracer.bpf_objects(), "threads"), 0u);
+  EXPECT_EQ(map_entries(tracer.bpf_objects(), "signal_counts"), 0u);
   tracer.process().send_signal(SIGTERM);
   ASSERT_EQ(tracer.finish(30), 0) << tracer.stderr_text();
   const auto& report = tracer.report();
   ASSERT_TRUE(report.is_object()) << tracer.stderr_text();
-  // Every ended thread is still accounted for: each resumed, kernel counts equal the events.
+  // Every ended thread is still accounted for: each resumed and took its signals, kernel counts
+  // equal the events and the program's own (K throws and K raise(SIGUSR1) per thread).
   EXPECT_EQ(report["lost"]["resume_events"], 0);
   EXPECT_EQ(report["lost"]["resume_seq_gaps"], 0);
   uint64_t resumes = report["process"]["resumes"]["count"].get<uint64_t>();
   EXPECT_GE(resumes, static_cast<uint64_t>(kThreads * kThrows));
   EXPECT_EQ(report["process"]["resumes"]["events"].get<uint64_t>(), resumes);
-  size_t resuming_threads = 0;
-  for (const auto& thread : report["threads"])
+  EXPECT_EQ(report["process"]["signals"]["total"].get<uint64_t>(), static_cast<uint64_t>(kThreads * kThrows));
+  size_t resuming_threads = 0, signalled_threads = 0;
+  for (const auto& thread : report["threads"]) {
     if (thread["resumes"]["count"].get<uint64_t>() > 0) ++resuming_threads;
+    if (thread["signals"]["total"].get<uint64_t>() == static_cast<uint64_t>(kThrows)) ++signalled_threads;
+  }
   EXPECT_EQ(resuming_threads, static_cast<size_t>(kThreads));
+  EXPECT_EQ(signalled_threads, static_cast<size_t>(kThreads));
   expect_released(tracer);
 }
+
+// A process that dies just before its resume probes are attached (killed and reaped from the
+// session's hook, so the uprobe's perf_event_open fails with ESRCH) is reported as exited; the
+// other process is traced as usual. First: its probes are attached by the duty cycle's start
+// (the first process added); second: by add_process, mid-period.
+class DiesDuringAttach : public ::testing::TestWithParam<bool> {};
+
+TEST_P(DiesDuringAttach, IsReportedAsExitedAndTheOtherIsTraced) {
+  UT_REQUIRE_ROOT();
+  const bool dying_first = GetParam();
+  Workload survivor("gnu", {"--threads", "1", "--signal-rate", "1000", "--duration", "30"});
+  Workload dying("gnu", {"--threads", "1", "--signal-rate", "0", "--duration", "30"});
+  survivor.go();
+  trace::TraceOptions options;
+  options.pids = dying_first ? std::vector<pid_t>{dying.pid(), survivor.pid()}
+                             : std::vector<pid_t>{survivor.pid(), dying.pid()};
+  options.session.mode = model::TraceMode::Full;
+  options.duration_s = 1;
+  bool killed = false;
+  options.session.before_probes = [&](pid_t pid) {
+    if (pid != dying.pid() || killed) return;
+    dying.process().send_signal(SIGKILL);
+    killed = dying.process().wait(10).has_value();  // reaped: its PID is gone
+  };
+  std::vector<std::string> attached;
+  options.on_attached = [&](const std::string& what) { attached.push_back(what); };
+  std::vector<trace::TraceResult> results;
+  ASSERT_NO_THROW(results = trace::trace_processes(options));
+  ASSERT_TRUE(killed);
+  ASSERT_EQ(results.size(), 2u);
+  const auto& gone = results[dying_first ? 0 : 1];
+  const auto& traced = results[dying_first ? 1 : 0];
+  EXPECT_EQ(gone.session.pid, dying.pid());
+  EXPECT_TRUE(gone.session.target_exited);
+  EXPECT_FALSE(gone.session.routines.empty()) << "its routines were found before it died";
+  EXPECT_TRUE(std::any_of(gone.warnings.begin(), gone.warnings.end(), [](const std::string& w) {
+    return w.find("exited while it was being attached") != std::string::npos;
+  })) << fmt::format("{}", fmt::join(gone.warnings, "; "));
+  EXPECT_TRUE(std::any_of(attached.begin(), attached.end(), [](const std::string& a) {
+    return a.find("exited while it was being attached") != std::string::npos;
+  })) << fmt::format("{}", fmt::join(attached, "; "));
+  EXPECT_FALSE(traced.session.target_exited);
+  uint64_t resumes = 0;
+  for (const auto& [tid, count] : traced.session.kernel_resumes) resumes += count;
+  EXPECT_GT(resumes, 0u) << "the other process was not traced";
+  survivor.process().send_signal(SIGKILL);
+}
+
+INSTANTIATE_TEST_SUITE_P(Races, DiesDuringAttach, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "AddedFirst" : "AddedSecond"; });
 
 TEST(Races, TargetDlclosesItsUnwinder) {
   UT_REQUIRE_ROOT();
