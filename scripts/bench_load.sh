@@ -4,9 +4,9 @@
 # still has one pending: --coalesce), traced by one `unwindtrace attach -p P1 -p P2 ...` for
 # SECONDS, in full mode (every resume traced, so counts compare exactly). The storms start only
 # once every workload is attached. If this build's attach takes a single -p, only the first
-# workload is traced (the others still load the machine) and the script says so. Prints the tracer's peak RSS and descriptors (sampled each
-# second), what the workloads did by their own count, what the tracer counted and what it says it
-# lost. Exit status 1 if the tracer fails or crashes, or a workload fails.
+# workload is traced (the others still load the machine) and the script says so. Prints the
+# tracer's peak RSS and descriptors (sampled each second), what the workloads did by their own
+# count, what the tracer counted and what it says it lost, and its other messages (counted). Exit status 1 if the tracer fails or crashes, or a workload fails.
 # Usage: scripts/bench_load.sh [PROCS=100] [THREADS=10] [RATE=200000] [SECONDS=30]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -89,7 +89,7 @@ all_sent=$(jq -s 'map(.signals_sent) | add' "$tmp"/own.*.json)
 echo "attach: exit status $status, attached in ${attach_s}s; RSS peak $rss_max KiB, fds peak $fds_max ($samples samples)"
 per_s() { awk -v s="$1" -v d="$seconds" 'BEGIN {printf "%.0f", s / d}'; }
 echo "workloads: $failed_workloads failed; signals/s in all: $(per_s "$all_sent") sent (asked $rate), $(per_s "$all_signals") delivered (the rest merged while pending)"
-grep -v 'Ctrl-C to stop' "$tmp/attach.err" | head -5 || true
+grep -v 'Ctrl-C to stop' "$tmp/attach.err" | sort | uniq -c | head -5 || true
 if [ -s "$tmp/report.json" ]; then
   jq -r --argjson own_resumes "$(own resumes)" --argjson own_signals "$(own signals_handled)" '
     (if type == "array" then . else [.] end) as $r
