@@ -56,7 +56,8 @@ tracer=$!
 # One line per process added ("...; Ctrl-C to stop"): go only once all are traced. (Going after
 # the first line let the workloads run their SECONDS while 1,000 busy threads slowed the attach
 # of the others, so some had exited before they were added.)
-until [ "$(grep -c 'Ctrl-C to stop' "$tmp/attach.err" 2>/dev/null)" -ge "$traced_procs" ]; do
+attached() { local n; n=$(grep -c 'Ctrl-C to stop' "$tmp/attach.err" 2>/dev/null); echo "${n:-0}"; }
+until [ "$(attached)" -ge "$traced_procs" ]; do
   kill -0 "$tracer" 2>/dev/null || { echo "bench_load.sh: attach failed:" >&2; cat "$tmp/attach.err" >&2; exit 1; }
   sleep 0.05
 done
