@@ -8,7 +8,8 @@
 # signals the trace saw land elsewhere in the routine (docs/model.md, "Two hit predictions").
 #
 #   scripts/validate-model.sh [BUILD_DIR]   (root; LANDING_S + 6 x STORM_S + ~1 min;
-#                                            env: STORM_S (30), RATES, LANDING_S (30))
+#                                            env: STORM_S (30), RATES, LANDING_S (30),
+#                                            EXTRA_PADDINGS: more paddings to storm at)
 #
 # Works on a copy of the host's calibration ($UNWINDTRACE_CALIBRATION, else the default cache) and
 # makes its own landing calibration with the workload shape the storms use (--depth 0, the hole
@@ -93,8 +94,8 @@ echo
 echo "| signals/s | padding | slot | load | S /s | R /s | P(overwritten) by window offset | hits/s predicted, first principles (95 %) | hits/s predicted, given routine landings (95 %; n) | hits/s observed (n) | obs/pred | obs/cond | corruptions/s predicted (95 %) | corruptions/s measured (n) | crashes/s predicted (95 %) | crashed | MTBF predicted |"
 echo "|---:|---:|---|---:|---:|---:|---|---|---|---|---:|---:|---|---|---|---|---|"
 for rate in $rates; do
-  for pad in "$written_pad" "$hole_pad"; do
-    where=$([[ $pad == "$written_pad" ]] && echo varying || echo hole)
+  for pad in "$written_pad" "$hole_pad" ${EXTRA_PADDINGS:-}; do
+    where=$([[ $pad == "$written_pad" ]] && echo varying || { [[ $pad == "$hole_pad" ]] && echo hole || echo "extra: $(describe "$pad")"; })
     status=0
     "$tool" demo --depth 0 --padding "$pad" --signal-rate "$rate" --threads 2 --duration "$storm_s" --hits 0 -q \
       --json "$work/run.json" > "$work/run.txt" 2>&1 || status=$?

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "analysis/object_analysis.h"
 #include "trace/privileges.h"
 
 namespace ut::runtime_test {
@@ -177,6 +178,18 @@ std::optional<int> wait_recording_bpf_objects(proc::ChildProcess& child, double 
     if (auto status = child.wait(0.02)) return status;
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
   }
+}
+
+std::vector<std::string> gnu_window_offsets() {
+  std::vector<std::string> offsets;
+  for (const auto& routine : analysis::analyse_object(kGnuLibunwind).routines)
+    for (const auto& insn : routine.window.window) offsets.push_back(fmt::format("{:#x}", insn.offset));
+  return offsets;
+}
+
+std::vector<std::string> injection_workload_args(const std::vector<std::string>& offsets, uint64_t per_offset) {
+  return {"--signal-rate", "0", "--duration", "120", "--stop-after-window-hits",
+          std::to_string(per_offset * offsets.size()), "--window-offsets", fmt::format("{}", fmt::join(offsets, ","))};
 }
 
 }  // namespace ut::runtime_test

@@ -9,9 +9,7 @@
 #include <fstream>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
-#include "analysis/object_analysis.h"
 #include "host/calibration.h"
 #include "host/signal_frame.h"
 #include "proc/child_process.h"
@@ -19,8 +17,6 @@
 
 namespace ut::runtime_test {
 namespace {
-
-constexpr const char* kGnuLibunwind = "/usr/lib/x86_64-linux-gnu/libunwind.so.8";
 
 struct ToolRun {
   std::optional<int> status;
@@ -117,13 +113,11 @@ TEST_F(Calibrate, LandingStormThenTracedStormReportsThePrediction) {
 TEST_F(Calibrate, EveryWindowHitsSlotIsReadAgainWhenItsHandlerReturns) {
   UT_REQUIRE_ROOT();
   constexpr uint64_t kCount = 3;
-  std::vector<std::string> offsets;
-  for (const auto& routine : analysis::analyse_object(kGnuLibunwind).routines)
-    for (const auto& insn : routine.window.window) offsets.push_back(fmt::format("{:#x}", insn.offset));
+  const auto offsets = gnu_window_offsets();
   ASSERT_FALSE(offsets.empty());
-  Workload workload("gnu", {"--depth", "0", "--signal-rate", "0", "--duration", "120",
-                            "--stop-after-window-hits", std::to_string(kCount * offsets.size()),
-                            "--window-offsets", fmt::format("{}", fmt::join(offsets, ","))});
+  auto args = injection_workload_args(offsets, kCount);
+  args.insert(args.end(), {"--depth", "0"});
+  Workload workload("gnu", args);
   Tracer tracer(workload.pid(), {"--mode", "full"});
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
   workload.go();
