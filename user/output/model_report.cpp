@@ -24,11 +24,20 @@ std::map<int32_t, uint8_t> seen_handler_flags(const model::Joiner& joiner) {
   return flags;
 }
 
-// The stale slot values the hits kept by the joiner saw, per window instruction.
-model::SlotValueSample slot_value_sample(const model::Joiner& joiner) {
+// The stale slot values the hits kept by the joiner saw, per window instruction. A slot holding the
+// target IP (the return-address read) is also known for every hit's matched resume, wherever that
+// hit landed: the resume event reads it.
+model::SlotValueSample slot_value_sample(const model::Session& session, const model::Joiner& joiner) {
   model::SlotValueSample sample;
-  for (const auto& hit : joiner.kept_hits())
-    if (hit.is_hit() && hit.slot_addr) sample.add(hit.routine, hit.offset, hit.slot_value);
+  for (const auto& hit : joiner.kept_hits()) {
+    if (!hit.is_hit() || hit.routine >= session.routines.size()) continue;
+    if (hit.slot_addr) sample.add(hit.routine, hit.offset, hit.slot_value);
+    const auto& window = session.routines[hit.routine].window;
+    if (!hit.resume || !window.ip_disp) continue;
+    for (const auto& insn : window.window)
+      if (insn.slot_disp == *window.ip_disp && insn.offset != hit.offset)
+        sample.add(hit.routine, static_cast<uint32_t>(insn.offset), hit.resume->target_ip);
+  }
   return sample;
 }
 
@@ -150,7 +159,7 @@ std::optional<ModelSection> build_model_section(const model::Session& session, c
     }
   }
   const auto flags = seen_handler_flags(joiner);
-  const auto values = slot_value_sample(joiner);
+  const auto values = slot_value_sample(session, joiner);
   model::ResumeShapes all;
   for (const auto& [tid, tally] : joiner.threads()) all.merge(tally.shapes);
   section.shapes.assign(all.counts().begin(), all.counts().end());
