@@ -187,9 +187,13 @@ std::vector<std::string> gnu_window_offsets() {
   return offsets;
 }
 
-std::vector<std::string> injection_workload_args(const std::vector<std::string>& offsets, uint64_t per_offset) {
-  return {"--signal-rate", "0", "--duration", "120", "--stop-after-window-hits",
-          std::to_string(per_offset * offsets.size()), "--window-offsets", fmt::format("{}", fmt::join(offsets, ","))};
+Workload injection_workload(const std::vector<std::string>& offsets, uint64_t per_offset,
+                            const std::vector<std::string>& extra_args) {
+  std::vector<std::string> args{"--signal-rate", "0", "--duration", "120", "--stop-after-window-hits",
+                                std::to_string(per_offset * offsets.size()), "--window-offsets",
+                                fmt::format("{}", fmt::join(offsets, ","))};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  return Workload("gnu", args);
 }
 
 }  // namespace ut::runtime_test

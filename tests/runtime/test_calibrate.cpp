@@ -115,9 +115,7 @@ TEST_F(Calibrate, EveryWindowHitsSlotIsReadAgainWhenItsHandlerReturns) {
   constexpr uint64_t kCount = 3;
   const auto offsets = gnu_window_offsets();
   ASSERT_FALSE(offsets.empty());
-  auto args = injection_workload_args(offsets, kCount);
-  args.insert(args.end(), {"--depth", "0"});
-  Workload workload("gnu", args);
+  Workload workload = injection_workload(offsets, kCount, {"--depth", "0"});
   Tracer tracer(workload.pid(), {"--mode", "full"});
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
   workload.go();

@@ -230,9 +230,7 @@ TEST(Validate, LandingMatchesTheTargetsOwnHandlerOnAProcessNamedByPid) {
   const auto offsets = gnu_window_offsets();
   ASSERT_FALSE(offsets.empty());
   // Far padding: nothing corrupts, so the one process lives through every instruction's turn.
-  auto args = injection_workload_args(offsets, kCount);
-  args.insert(args.end(), {"--padding", "16384"});
-  Workload workload("gnu", args);
+  Workload workload = injection_workload(offsets, kCount, {"--padding", "16384"});
   workload.go();
   auto run = run_validate(
       {"--pid", std::to_string(workload.pid()), "--i-know-this-crashes", "--count", std::to_string(kCount)});
