@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Validates the exposure model (docs/model.md) on this host: the bundled GNU workload under signal
-# storms at three rates x two paddings, traced; predicted vs observed window hits and crashes.
-# The paddings come from the calibration: one puts the return-address slot in bytes the signal
-# frame writes, one in a hole the kernel never writes.
+# storms at three rates x two paddings, traced; predicted vs observed window hits, corruptions
+# (each hit's slot read again at the handler's rt_sigreturn) and crashes. The paddings come from
+# this host's calibrated byte map: one puts every window instruction's stale slot in bytes the
+# signal frame writes with varying data (so a hit changes it, whatever it held), one in a hole.
+# Hits are predicted twice: from first principles (S·R·Σw, the landing storm's w) and given the
+# signals the trace saw land elsewhere in the routine (docs/model.md, "Two hit predictions").
 #
-#   scripts/validate-model.sh [BUILD_DIR]      (root; ~6 min; env: STORM_S, RATES, LANDING_S)
+#   scripts/validate-model.sh [BUILD_DIR]   (root; LANDING_S + 6 x STORM_S + ~1 min;
+#                                            env: STORM_S (30), RATES, LANDING_S (30),
+#                                            EXTRA_PADDINGS: more paddings to storm at)
 #
 # Works on a copy of the host's calibration ($UNWINDTRACE_CALIBRATION, else the default cache) and
 # makes its own landing calibration with the workload shape the storms use (--depth 0, the hole
@@ -33,28 +38,50 @@ export UNWINDTRACE_CALIBRATION="$work/cache.json"
 # one for one with the padding beyond that, the target SP's alignment stays.
 "$tool" demo --depth 0 --padding 16 --duration 3 --hits 0 -q --json "$work/probe.json" > /dev/null 2>&1
 jq '.model.resume_shapes' "$work/probe.json" > "$work/shapes.json"
-# The return-address read's displacement from the context register, from the analysed listing
-# (the first window instruction of that class reads it, at the target SP).
-ret_disp=$(jq -r '[.routines[0].listing[] | select(.window_class == "return_address")][0].text
-                  | capture("\\+ (?<d>0x[0-9a-f]+)\\]").d' "$work/probe.json")
-ret_disp=$((ret_disp))
+# Every window instruction's stale slot: the first read through the context register at or after
+# it (its displacement), and the SP there relative to the target SP (pushes after the switch).
+jq 'def hex: ltrimstr("0x") | explode | reduce .[] as $c (0; . * 16 + (if $c >= 97 then $c - 87 else $c - 48 end));
+    [.routines[0].listing as $l | ($l | map(select(.stack_switch)) | first | .offset) as $switch
+     | $l | to_entries[] | select(.value.window_class != null) | .key as $k | .value.offset as $o
+     | {offset: $o,
+        disp: ([$l[$k:][] | (.text | capture("\\+ (?<d>0x[0-9a-f]+)\\]") | .d | hex)?] | first),
+        return_address: (.value.window_class == "return_address"),
+        shift: (-8 * ([$l[] | select(.offset > $switch and .offset < $o and (.text | startswith("push")))] | length))}]' \
+  "$work/probe.json" > "$work/slots.json"
 
-# For each padding (multiple of 16), what the frame does to the return-address slot of every shape:
-# "written" when all are written, "hole" when all lie in never-written bytes of the frame.
-choose() {  # $1: written | hole  -> the smallest padding where every shape is so
-  jq -r --slurpfile shapes "$work/shapes.json" --argjson disp "$ret_disp" --arg want "$1" '
+# What the frame does to each window slot of every shape at padding P (a multiple of 16 >= 16),
+# for a SA_SIGINFO handler, from the calibrated byte map: "varying" when some byte of the slot is
+# written with data that differed between the calibration's variants (it changes whatever the slot
+# held), "constant" when only constants are written there, "vector", "hole", "below".
+fates() {  # -> lines "PADDING FATE..." (one fate per shape and window slot)
+  jq -r --slurpfile shapes "$work/shapes.json" --slurpfile slots "$work/slots.json" '
     . as $cal
-    | def fate($rel; $align):
+    | def inside($b; $r): $r[0] <= $b and $b < $r[1];
+      def constant($b; $runs): any($runs[]; .[0] <= $b and $b < .[0] + (.[1] | length / 2));
+      def fate($rel; $align):
         ($cal.frame.layouts[] | select(.siginfo and .top_align == $align)) as $l
-        | if any($l.written[]; .[0] < $rel + 8 and $rel < .[1]) then "written"
+        | [range($rel; $rel + 8) as $b | select(any($l.written[]; inside($b; .))) | $b] as $w
+        | if any($w[]; constant(.; $l.written_constant) | not) then "varying"
+          elif ($w | length) > 0 then "constant"
+          elif any($l.written_if_vector_state[]; .[0] < $rel + 8 and $rel < .[1]) then "vector"
           elif $rel >= -$l.frame_bytes then "hole" else "below" end;
-    [range(16; 2048; 16) as $p
-     | select(all($shapes[0][]; fate(-(.distance + $p - 16) + $disp + 128; .sp_align) == $want)) | $p]
-    | first // empty' "$work/calibration.json"
+    range(16; 2048; 16) as $p
+    | "\($p) " + ([$shapes[0][] as $s | $slots[0][] as $i
+                   | fate(-($s.distance + $p - 16) + $i.disp - $i.shift + 128; (($s.sp_align + $i.shift) % 64 + 64) % 64)]
+                  | join(" "))' "$work/calibration.json"
 }
-written_pad=$(choose written)
-hole_pad=$(choose hole)
-[[ -n $written_pad && -n $hole_pad ]] || { echo "validate-model.sh: no padding puts the slot in written bytes and in a hole here" >&2; exit 1; }
+fates > "$work/fates.txt"
+ret_column=$(( $(jq '[.[] | .return_address] | index(true)' "$work/slots.json") + 2 ))
+# Varying: the smallest padding where every slot of every shape is in varying bytes.
+written_pad=$(awk '{ for (i = 2; i <= NF; i++) if ($i != "varying") next; print $1; exit }' "$work/fates.txt")
+# Unwritten: the return-address slot in a hole, no slot in varying or vector-state bytes, and as
+# many slots as possible in holes (a hole wide enough for all of them may not exist: with
+# SA_SIGINFO the widest is 64 bytes on some hosts); the rest lie under constants.
+hole_pad=$(awk -v ret="$ret_column" '$ret != "hole" { next }
+  { holes = 0; for (i = 2; i <= NF; i++) { if ($i == "varying" || $i == "vector" || $i == "below") next; holes += $i == "hole" } }
+  holes > best { best = holes; pad = $1 } END { if (pad) print pad }' "$work/fates.txt")
+[[ -n $written_pad && -n $hole_pad ]] || { echo "validate-model.sh: no padding puts every window slot in varying written bytes, or the return-address slot in a hole, here" >&2; exit 1; }
+describe() { grep "^$1 " "$work/fates.txt" | cut -d' ' -f2- ; }
 
 "$tool" calibrate --landing "$landing_s" --depth 0 --padding "$hole_pad" --json "$work/calibration.json" \
   > "$work/calibration.txt"
@@ -62,29 +89,33 @@ echo "Calibration: $(head -1 "$work/calibration.txt")"
 jq -r '.landing | "Landing: \(.duration_s) s storm, \(.resumes) resumes, \(.async_signals) interrupt signals; window landings: " +
   ([.instructions[] | select(.offset as $o | $o | IN($w[0][]))] | map("\(.offset)=\(.landings)") | join(", "))' \
   --slurpfile w <(jq '.landing.window_offsets' "$work/calibration.json") "$work/calibration.json"
-echo "Paddings: $written_pad (return-address slot in written bytes), $hole_pad (in a hole); storms of $storm_s s, 2 threads"
+echo "Paddings: $written_pad (window slots: $(describe "$written_pad")), $hole_pad ($(describe "$hole_pad")); slots in the order of the window instructions $(printf '+%#x ' $(jq -r '.[].offset' "$work/slots.json")); storms of $storm_s s, 2 threads"
 echo
-echo "| signals/s | padding | slot | P(0x52) | S /s | R /s | hits/s predicted (95 %) | hits/s observed (n) | obs/pred | corruptions/s predicted (95 %) | corruptions/s measured (n) | crashes/s predicted (95 %) | crashed | MTBF predicted |"
-echo "|---:|---:|---|---:|---:|---:|---|---|---:|---|---|---|---|---|"
+echo "| signals/s | padding | slot | load | S /s | R /s | P(overwritten) by window offset | hits/s predicted, first principles (95 %) | hits/s predicted, given routine landings (95 %; n) | hits/s observed (n) | obs/pred | obs/cond | corruptions/s predicted (95 %) | corruptions/s measured (n) | crashes/s predicted (95 %) | crashed | MTBF predicted |"
+echo "|---:|---:|---|---:|---:|---:|---|---|---|---|---:|---:|---|---|---|---|---|"
 for rate in $rates; do
-  for pad in "$written_pad" "$hole_pad"; do
-    where=$([[ $pad == "$written_pad" ]] && echo written || echo hole)
+  for pad in "$written_pad" "$hole_pad" ${EXTRA_PADDINGS:-}; do
+    where=$([[ $pad == "$written_pad" ]] && echo varying || { [[ $pad == "$hole_pad" ]] && echo hole || echo "extra: $(describe "$pad")"; })
     status=0
     "$tool" demo --depth 0 --padding "$pad" --signal-rate "$rate" --threads 2 --duration "$storm_s" --hits 0 -q \
       --json "$work/run.json" > "$work/run.txt" 2>&1 || status=$?
+    load=$(cut -d' ' -f1 /proc/loadavg)
     crashed=$(grep -q "ended with status" "$work/run.txt" && echo "yes ($(grep -o 'status [0-9-]*' "$work/run.txt"))" || echo no)
-    jq -r --arg rate "$rate" --arg pad "$pad" --arg where "$where" --arg crashed "$crashed" '
+    jq -r --arg rate "$rate" --arg pad "$pad" --arg where "$where" --arg crashed "$crashed" --arg load "$load" '
       def g: if . == null then "∞" elif . < 0.01 then (. * 1e6 | round / 1e6 | tostring) else (. * 1000 | round / 1000 | tostring) end;
+      def ratio($a; $b): if $b != null and $b > 0 then ($a / $b * 100 | round / 100 | tostring) else "–" end;
       def dur: if . == null then "never" elif . > 86400 then "\(. / 86400 | round) days" elif . > 3600 then "\(. / 3600 * 10 | round / 10) h" else "\(. | round) s" end;
+      def range3: "\(.value | g) (\(.low | g)–\(.high | g))";
       .model as $m | $m.prediction as $p
-      | ($m.geometry[0].window[] | select(.offset == "0x52") | .p_overwritten) as $p52
-      | "| \($rate) | \($pad) | \($where) | \($p52) | \($p.async_signals_per_s | round) | \($p.resumes_per_s | round) | " +
-        "\($p.hits_per_s.value | g) (\($p.hits_per_s.low | g)–\($p.hits_per_s.high | g)) | " +
+      | ([$m.geometry[0].window[] | "\(.offset):\(.p_overwritten * 100 | round / 100)"] | join(" ")) as $pw
+      | "| \($rate) | \($pad) | \($where) | \($load) | \($p.async_signals_per_s | round) | \($p.resumes_per_s | round) | \($pw) | " +
+        "\($p.hits_per_s | range3) | " +
+        "\(if $p.hits_given_routine_per_s == null then "–" else "\($p.hits_given_routine_per_s | range3); \($p.routine_landings)" end) | " +
         "\($p.observed_hits.per_s | g) (\($p.observed_hits.count)) | " +
-        "\(if $p.hits_per_s.value > 0 then ($p.observed_hits.per_s / $p.hits_per_s.value * 100 | round / 100 | tostring) else "–" end) | " +
-        "\($p.corruptions_per_s.value | g) (\($p.corruptions_per_s.low | g)–\($p.corruptions_per_s.high | g)) | " +
+        "\(ratio($p.observed_hits.per_s; $p.hits_per_s.value)) | \(ratio($p.observed_hits.per_s; $p.hits_given_routine_per_s.value)) | " +
+        "\($p.corruptions_per_s | range3) | " +
         "\(if $p.observed_corruptions == null then "not measured" else "\($p.observed_corruptions.per_s | g) (\($p.observed_corruptions.count))" end) | " +
-        "\($p.crashes_per_s.value | g) (\($p.crashes_per_s.low | g)–\($p.crashes_per_s.high | g)) | \($crashed) | " +
+        "\($p.crashes_per_s | range3) | \($crashed) | " +
         "\($p.mtbf_s.value | dur) (≥ \($p.mtbf_s.low | dur)) |"' "$work/run.json"
   done
 done

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "analysis/object_analysis.h"
 #include "trace/privileges.h"
 
 namespace ut::runtime_test {
@@ -191,6 +192,22 @@ std::optional<int> wait_recording_bpf_objects(proc::ChildProcess& child, double 
     if (auto status = child.wait(0.02)) return status;
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
   }
+}
+
+std::vector<std::string> gnu_window_offsets() {
+  std::vector<std::string> offsets;
+  for (const auto& routine : analysis::analyse_object(kGnuLibunwind).routines)
+    for (const auto& insn : routine.window.window) offsets.push_back(fmt::format("{:#x}", insn.offset));
+  return offsets;
+}
+
+Workload injection_workload(const std::vector<std::string>& offsets, uint64_t per_offset,
+                            const std::vector<std::string>& extra_args) {
+  std::vector<std::string> args{"--signal-rate", "0", "--duration", "120", "--stop-after-window-hits",
+                                std::to_string(per_offset * offsets.size()), "--window-offsets",
+                                fmt::format("{}", fmt::join(offsets, ","))};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  return Workload("gnu", args);
 }
 
 }  // namespace ut::runtime_test

@@ -30,6 +30,11 @@ std::optional<std::string> why_cannot_trace();
 bool skipping_forbidden();
 
 std::string tool_path();                              // the built unwindtrace
+inline constexpr const char* kGnuLibunwind = "/usr/lib/x86_64-linux-gnu/libunwind.so.8";
+// Offsets ("0x52", ...) of every window instruction of kGnuLibunwind's routines, from its analysis
+// on this machine: the GNU workload's --window-offsets. Empty if nothing was found.
+std::vector<std::string> gnu_window_offsets();
+
 std::string workload_path(const std::string& unwinder);  // gnu, llvm, libgcc
 
 // A workload started with --wait-for-go: it has printed "ready PID" and waits for go().
@@ -45,6 +50,11 @@ class Workload {
  private:
   std::unique_ptr<proc::ChildProcess> child_;
 };
+
+// A GNU workload without a storm (waiting for go()) that stops once its handler has seen
+// `per_offset` signals at each of `offsets` (injected by `validate --pid`), or after 120 s.
+Workload injection_workload(const std::vector<std::string>& offsets, uint64_t per_offset,
+                            const std::vector<std::string>& extra_args);
 
 // Kernel IDs of BPF objects, as bpftool shows them.
 struct BpfObjectIds {

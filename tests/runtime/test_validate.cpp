@@ -21,7 +21,6 @@
 namespace ut::runtime_test {
 namespace {
 
-constexpr const char* kGnuLibunwind = "/usr/lib/x86_64-linux-gnu/libunwind.so.8";
 constexpr double kMinLanding = 0.99;
 
 struct ValidateRun {
@@ -228,14 +227,10 @@ INSTANTIATE_TEST_SUITE_P(ValidateUnwinders, ValidateNoWindow,
 TEST(Validate, LandingMatchesTheTargetsOwnHandlerOnAProcessNamedByPid) {
   UT_REQUIRE_ROOT();
   constexpr uint64_t kCount = 500;
-  std::vector<std::string> offsets;
-  for (const auto& routine : analysis::analyse_object(kGnuLibunwind).routines)
-    for (const auto& insn : routine.window.window) offsets.push_back(fmt::format("{:#x}", insn.offset));
+  const auto offsets = gnu_window_offsets();
   ASSERT_FALSE(offsets.empty());
   // Far padding: nothing corrupts, so the one process lives through every instruction's turn.
-  Workload workload("gnu", {"--signal-rate", "0", "--padding", "16384", "--duration", "120",
-                            "--stop-after-window-hits", std::to_string(kCount * offsets.size()),
-                            "--window-offsets", fmt::format("{}", fmt::join(offsets, ","))});
+  Workload workload = injection_workload(offsets, kCount, {"--padding", "16384"});
   workload.go();
   auto run = run_validate(
       {"--pid", std::to_string(workload.pid()), "--i-know-this-crashes", "--count", std::to_string(kCount)});

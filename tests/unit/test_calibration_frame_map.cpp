@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <iterator>
+#include <optional>
 
 #include "host/frame_map.h"
 #include "host/signal_frame.h"
@@ -66,6 +68,39 @@ TEST(FrameMapMeasured, SiginfoIsWrittenOnlyForSaSiginfoHandlers) {
 TEST(FrameMapMeasured, TheFrameHasHolesSoInsideIsNotOverwritten) {
   for (const auto& layout : measured_map().layouts)
     EXPECT_LT(bytes_in(layout.written) + bytes_in(layout.written_if_vector_state), layout.frame_bytes);
+}
+
+// The XSAVE area's software-reserved bytes start with FP_XSTATE_MAGIC1 (0x46505853) at byte 464;
+// its header (byte 512) has 48 reserved bytes after XSTATE_BV and XCOMP_BV that XSAVE writes as
+// zeros. Both are constants, whatever the registers hold.
+TEST(FrameMapMeasured, TheXsaveHeadersReservedBytesAreWrittenAsConstantZeros) {
+  if (!read_xsave_features().supported) GTEST_SKIP() << "no XSAVE on this CPU";
+  constexpr uint8_t kMagic[] = {0x53, 0x58, 0x50, 0x46};
+  for (const auto& layout : measured_map().layouts) {
+    std::optional<int32_t> magic;
+    for (const auto& run : layout.written_constant) {
+      auto it = std::search(run.values.begin(), run.values.end(), std::begin(kMagic), std::end(kMagic));
+      if (it != run.values.end()) magic = run.begin + static_cast<int32_t>(it - run.values.begin());
+    }
+    ASSERT_TRUE(magic) << "FP_XSTATE_MAGIC1 not among the constant bytes";
+    const int32_t reserved = *magic - 464 + 512 + 16;
+    const SlotWrites writes = slot_writes(layout, reserved, reserved + 8);
+    EXPECT_EQ(writes.varying, 0);
+    EXPECT_EQ(writes.constant, 0xff);
+    EXPECT_EQ(writes.constant_value, 0u);
+    // The saved general-purpose registers (scrambled differently in every variant) vary.
+    const int32_t low = -static_cast<int32_t>(layout.frame_bytes);
+    EXPECT_NE(slot_writes(layout, low + 48, low + 56).varying, 0) << "sigcontext.r8";
+  }
+}
+
+TEST(FrameMapMeasured, ConstantRunsAreWrittenBytes) {
+  for (const auto& layout : measured_map().layouts)
+    for (const auto& run : layout.written_constant)
+      for (size_t k = 0; k < run.values.size(); ++k) {
+        const int64_t at = run.begin + static_cast<int64_t>(k);
+        EXPECT_EQ(byte_fate(layout, at, at + 1), ByteFate::Written) << at;
+      }
 }
 
 TEST(FrameMapMeasured, SizesAgreeWithFramesTakenOnTheThreadsOwnStack) {

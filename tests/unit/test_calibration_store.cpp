@@ -58,6 +58,7 @@ TEST_F(CalibrationStore, JsonRoundTripKeepsEverything) {
   for (size_t i = 0; i < c.frame.layouts.size(); ++i) {
     EXPECT_EQ(back.frame.layouts[i].written, c.frame.layouts[i].written);
     EXPECT_EQ(back.frame.layouts[i].frame_bytes, c.frame.layouts[i].frame_bytes);
+    EXPECT_EQ(back.frame.layouts[i].written_constant, c.frame.layouts[i].written_constant);
   }
   ASSERT_TRUE(back.landing);
   EXPECT_EQ(back.landing->window_offsets, c.landing->window_offsets);
@@ -65,6 +66,14 @@ TEST_F(CalibrationStore, JsonRoundTripKeepsEverything) {
   EXPECT_EQ(back.landing->at(0x61)->landings, 30u);
   EXPECT_DOUBLE_EQ(back.landing->at(0x61)->w_s, 1.6e-11);
   EXPECT_EQ(back.landing->at(0x59), nullptr);
+}
+
+TEST_F(CalibrationStore, ACacheOfAnotherVersionIsMeasuredAgain) {
+  Calibration c = load_or_measure_calibration(path_, false).calibration;
+  c.version = kCalibrationVersion - 1;
+  write_calibration(path_, c);
+  EXPECT_FALSE(read_calibration(path_));
+  EXPECT_TRUE(load_or_measure_calibration(path_, false).measured_now);
 }
 
 TEST_F(CalibrationStore, AnotherKernelMeansMeasuringAgainButKeepsTheLandingOfThisCpu) {

@@ -106,5 +106,28 @@ TEST(ExposureModel, ObservedCorruptionsOnlyWhenEveryThreadMeasuredThem) {
   EXPECT_NEAR(p.observed_corruptions->ci_per_s.high, poisson_interval(7).high / 10, 1e-12);
 }
 
+TEST(ExposureModel, HitsGivenRoutineLandingsScaleTheLiveCountByTheCalibratedSplit) {
+  LandingInput l = landing(3, 7);
+  l.landings_elsewhere = 2000;
+  // 400 signals landed elsewhere in the routine in 10 s: 40/s, times 10 / 2000 in the window.
+  auto hits = hits_given_routine(l, 400, 10);
+  ASSERT_TRUE(hits);
+  EXPECT_NEAR(hits->value, 40.0 * 10 / 2000, 1e-12);
+  EXPECT_NEAR(hits->ci.low, 40.0 * poisson_interval(10).low / 2000, 1e-12);
+  EXPECT_NEAR(hits->ci.high, 40.0 * poisson_interval(10).high / 2000, 1e-12);
+  // Without landings elsewhere in the calibration, or a duration, there is no base.
+  l.landings_elsewhere = 0;
+  EXPECT_FALSE(hits_given_routine(l, 400, 10));
+  l.landings_elsewhere = 2000;
+  EXPECT_FALSE(hits_given_routine(l, 400, 0));
+  // No window landing in the calibration: 0 with the upper limit of 0 landings.
+  LandingInput empty = landing(0, 0);
+  empty.landings_elsewhere = 2000;
+  auto none = hits_given_routine(empty, 400, 10);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->value, 0);
+  EXPECT_NEAR(none->ci.high, 40.0 * poisson_interval(0).high / 2000, 1e-12);
+}
+
 }  // namespace
 }  // namespace ut::model

@@ -7,6 +7,7 @@
 #include "host/xsave_features.h"
 #include "model/geometry.h"
 #include "model/hit_geometry.h"
+#include "model/resume_geometry.h"
 
 namespace ut::model {
 namespace {
@@ -21,6 +22,8 @@ host::FrameMap synthetic_map() {
   layout.frame_bytes = 1000;
   layout.written = {{-1000, -600}, {-500, -64}};
   layout.written_if_vector_state = {{-600, -550}};
+  // [-200, -184): always written as zeros, then 0x11 0x22 (reserved words the kernel clears).
+  layout.written_constant = {{-200, std::vector<uint8_t>(14, 0)}, {-186, {0x11, 0x22}}};
   return {{layout}};
 }
 
@@ -37,6 +40,56 @@ TEST(HitGeometry, EachByteRegion) {
   // One byte of the slot in written bytes is enough.
   EXPECT_EQ(classify_slot_fate(kSp, at(-507), kHandler, map).fate, SlotFate::Overwritten);
   EXPECT_STREQ(classify_slot_fate(kSp, at(-64), kHandler, map).why, "hole");
+}
+
+TEST(HitGeometry, BytesWrittenWithConstantsCorruptOnlyASlotHoldingSomethingElse) {
+  const auto map = synthetic_map();
+  auto zeros = classify_slot_fate(kSp, at(-200), kHandler, map);
+  EXPECT_EQ(zeros.fate, SlotFate::IfValueDiffers);
+  EXPECT_EQ(zeros.constant_bytes, 0xff);
+  EXPECT_EQ(zeros.constant_value, 0u);
+  EXPECT_FALSE(constant_write_changes(zeros, 0));
+  EXPECT_TRUE(constant_write_changes(zeros, 0x100));
+  // With the value known, the verdict is final.
+  EXPECT_EQ(classify_slot_fate(kSp, at(-200), kHandler, map, 0).fate, SlotFate::Never);
+  EXPECT_STREQ(classify_slot_fate(kSp, at(-200), kHandler, map, 0).why, "same_value");
+  EXPECT_EQ(classify_slot_fate(kSp, at(-200), kHandler, map, 7).fate, SlotFate::Overwritten);
+  // Bytes 6 and 7 of this slot are written 0x11 0x22.
+  auto mixed = classify_slot_fate(kSp, at(-192), kHandler, map);
+  EXPECT_EQ(mixed.fate, SlotFate::IfValueDiffers);
+  EXPECT_EQ(mixed.constant_value, 0x2211'0000'0000'0000u);
+  EXPECT_FALSE(constant_write_changes(mixed, 0x2211'0000'0000'0000u));
+  EXPECT_TRUE(constant_write_changes(mixed, 0x2212'0000'0000'0000u));
+  // One byte of varying data next to constants: overwritten whatever the slot held.
+  EXPECT_EQ(classify_slot_fate(kSp, at(-180), kHandler, map).fate, SlotFate::Overwritten);
+  EXPECT_EQ(classify_slot_fate(kSp, at(-204), kHandler, map, 0).fate, SlotFate::Overwritten);
+}
+
+// One resume shape puts the %rcx slot (ctx + 0x98) at [-200, -192): written as zeros. Of the
+// slot values sampled from hits, 1 in 4 is not 0, so a quarter of the resumes count as overwritten.
+TEST(ResumeGeometry, ConstantWritesWeighTheSampledSlotValues) {
+  TracedRoutine routine;
+  routine.window.window = {{0x5a, 7, analysis::ReadClass::Register, 0x98, "mov rcx, [rdi+0x98]"}};
+  ResumeShapes shapes;
+  const uint64_t target_sp = 0x7ffd'0000'1000;
+  for (int i = 0; i < 8; ++i) shapes.add(0, target_sp, target_sp - (0x98 + 128 + 200));
+  const auto map = synthetic_map();
+
+  auto unknown = resume_fates(shapes, {routine}, kHandler, map);
+  ASSERT_EQ(unknown.size(), 1u);
+  EXPECT_EQ(unknown[0].resumes[static_cast<size_t>(SlotFate::IfValueDiffers)], 8u);
+  EXPECT_FALSE(unknown[0].value_differs_resumes);
+  EXPECT_EQ(unknown[0].p_overwritten(), 0);  // unknown values: possible, not certain
+  EXPECT_EQ(unknown[0].p_possible(), 1);
+
+  SlotValueSample sample;
+  for (uint64_t value : {0, 0, 0, 0x1234}) sample.add(0, 0x5a, value);
+  auto known = resume_fates(shapes, {routine}, kHandler, map, sample);
+  ASSERT_TRUE(known[0].value_differs_resumes);
+  EXPECT_DOUBLE_EQ(*known[0].value_differs_resumes, 2.0);
+  EXPECT_EQ(known[0].sampled_values, 4u);
+  EXPECT_DOUBLE_EQ(known[0].p_overwritten(), 0.25);
+  EXPECT_EQ(known[0].p_possible(), 1);
 }
 
 TEST(HitGeometry, BelowTheFrameTheHandlerMustReachTheSlotsTopByte) {

@@ -106,7 +106,8 @@ model::Session exposed_session() {
   s.landing.emplace();
   s.landing->cpu_model = "AMD EPYC 7B13";
   s.landing->seconds_per_landing = 1e-13;
-  s.landing->instructions = {{.offset = 0x61, .landings = 30, .w_s = 3e-12, .w_low_s = 0, .w_high_s = 0}};
+  s.landing->instructions = {{.offset = 0x20, .landings = 600, .w_s = 6e-11, .w_low_s = 0, .w_high_s = 0},
+                             {.offset = 0x61, .landings = 30, .w_s = 3e-12, .w_low_s = 0, .w_high_s = 0}};
   s.slot_checks_attached = true;
   s.slot_checks = {{kMainTid, {.checked = 2, .overwritten = 1}}};
   s.fatal_signals = {{.tid = kMainTid, .ktime_ns = kStartKtime + 29'000'000'000, .sig = SIGSEGV, .si_code = 1,

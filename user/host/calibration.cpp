@@ -8,6 +8,7 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "host/host_info.h"
@@ -29,6 +30,25 @@ json ranges_json(const std::vector<ByteRange>& ranges) {
 std::vector<ByteRange> ranges_from(const json& j) {
   std::vector<ByteRange> out;
   for (const auto& r : j) out.push_back({r.at(0).get<int32_t>(), r.at(1).get<int32_t>()});
+  return out;
+}
+
+// [begin, "hex of the values"] per run: compact, and the values read like a hex dump.
+json constant_json(const std::vector<ConstantBytes>& runs) {
+  json out = json::array();
+  for (const auto& r : runs) out.push_back({r.begin, fmt::format("{:02x}", fmt::join(r.values, ""))});
+  return out;
+}
+
+std::vector<ConstantBytes> constant_from(const json& j) {
+  std::vector<ConstantBytes> out;
+  for (const auto& r : j) {
+    const auto hex = r.at(1).get<std::string>();
+    ConstantBytes run{r.at(0).get<int32_t>(), {}};
+    for (size_t at = 0; at + 1 < hex.size(); at += 2)
+      run.values.push_back(static_cast<uint8_t>(std::stoul(hex.substr(at, 2), nullptr, 16)));
+    out.push_back(std::move(run));
+  }
   return out;
 }
 
@@ -108,7 +128,8 @@ std::string calibration_json(const Calibration& c) {
   for (const auto& l : c.frame.layouts)
     layouts.push_back({{"top_align", l.top_align}, {"siginfo", l.siginfo},
                        {"frame_bytes", l.frame_bytes}, {"written", ranges_json(l.written)},
-                       {"written_if_vector_state", ranges_json(l.written_if_vector_state)}});
+                       {"written_if_vector_state", ranges_json(l.written_if_vector_state)},
+                       {"written_constant", constant_json(l.written_constant)}});
   json out = {
       {"version", c.version},
       {"measured_at", c.measured_at},
@@ -142,7 +163,8 @@ Calibration calibration_from_json(const std::string& text) {
     c.xsave.components.push_back({x.at("bit"), x.at("name"), x.at("offset"), x.at("size")});
   for (const auto& l : j.at("frame").at("layouts"))
     c.frame.layouts.push_back({l.at("top_align"), l.at("siginfo"), l.at("frame_bytes"),
-                               ranges_from(l.at("written")), ranges_from(l.at("written_if_vector_state"))});
+                               ranges_from(l.at("written")), ranges_from(l.at("written_if_vector_state")),
+                               constant_from(l.at("written_constant"))});
   if (!j.at("landing").is_null()) c.landing = landing_from(j.at("landing"));
   return c;
 }

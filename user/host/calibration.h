@@ -14,7 +14,8 @@
 
 namespace ut::host {
 
-inline constexpr int kCalibrationVersion = 1;
+// 2: frame layouts record the bytes written with a constant value (written_constant).
+inline constexpr int kCalibrationVersion = 2;
 
 // What the frame map depends on; a cached calibration is reused only when all of them match.
 struct CalibrationKey {

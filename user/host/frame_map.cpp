@@ -39,6 +39,34 @@ ByteFate byte_fate(const FrameLayout& layout, int64_t begin, int64_t end) {
   return ByteFate::BelowFrame;
 }
 
+SlotWrites slot_writes(const FrameLayout& layout, int64_t begin, int64_t end) {
+  SlotWrites out;
+  for (int64_t at = begin; at < end && at - begin < 8; ++at) {
+    const auto bit = static_cast<uint8_t>(1u << (at - begin));
+    if (!overlaps(layout.written, at, at + 1)) continue;
+    out.varying |= bit;
+    for (const auto& run : layout.written_constant) {
+      if (at < run.begin || at >= run.begin + static_cast<int64_t>(run.values.size())) continue;
+      out.varying &= static_cast<uint8_t>(~bit);
+      out.constant |= bit;
+      out.constant_value |= static_cast<uint64_t>(run.values[static_cast<size_t>(at - run.begin)]) << (8 * (at - begin));
+    }
+  }
+  return out;
+}
+
+std::vector<ConstantBytes> to_constant_runs(const std::vector<std::pair<int32_t, uint8_t>>& bytes) {
+  std::vector<ConstantBytes> runs;
+  for (const auto& [offset, value] : bytes) {
+    if (!runs.empty() && runs.back().begin + static_cast<int32_t>(runs.back().values.size()) == offset) {
+      runs.back().values.push_back(value);
+      continue;
+    }
+    runs.push_back({offset, {value}});
+  }
+  return runs;
+}
+
 std::vector<ByteRange> to_ranges(const std::vector<int32_t>& offsets) {
   std::vector<int32_t> sorted = offsets;
   std::sort(sorted.begin(), sorted.end());

@@ -188,10 +188,15 @@ struct LayoutKey {
   bool siginfo;
 };
 
-// One frame on the alternate stack whose top is `top`: the offsets (relative to it) of the bytes
-// inside the frame that no longer hold the pattern, and the frame's size.
-std::pair<std::vector<int32_t>, uint32_t> diff_one_frame(uint8_t* top, int sig, uint64_t pattern,
-                                                         bool vector_in_use, RegisterState& registers) {
+// One frame on the alternate stack whose top is `top`: its size, the offsets (relative to the
+// top) of the bytes inside it that no longer hold the pattern, and all its bytes.
+struct FrameDiff {
+  std::vector<int32_t> changed;
+  uint32_t bytes = 0;
+  std::vector<uint8_t> contents;  // [-bytes, 0)
+};
+
+FrameDiff diff_one_frame(uint8_t* top, int sig, uint64_t pattern, bool vector_in_use, RegisterState& registers) {
   volatile uint64_t* fill = reinterpret_cast<volatile uint64_t*>(top - kScanBytes);
   for (size_t i = 0; i < kScanBytes / 8; ++i) fill[i] = pattern;  // volatile: no vector stores
   frame_low_seen = 0;
@@ -201,13 +206,30 @@ std::pair<std::vector<int32_t>, uint32_t> diff_one_frame(uint8_t* top, int sig, 
   if (low == 0 || low >= top_addr || top_addr - low > kScanBytes / 2)
     throw std::runtime_error(fmt::format("signal frame not where expected (top {:#x}, low {:#x})",
                                          top_addr, low));
-  std::vector<int32_t> changed;
+  FrameDiff diff;
+  diff.bytes = static_cast<uint32_t>(top_addr - low);
+  const auto* frame = reinterpret_cast<const uint8_t*>(low);
+  diff.contents.assign(frame, frame + diff.bytes);
   for (uint64_t addr = low; addr < top_addr; ++addr) {
     const uint8_t expected = static_cast<uint8_t>(pattern >> (8 * (addr % 8)));
-    if (*reinterpret_cast<const uint8_t*>(addr) != expected)
-      changed.push_back(static_cast<int32_t>(static_cast<int64_t>(addr) - static_cast<int64_t>(top_addr)));
+    if (diff.contents[addr - low] != expected)
+      diff.changed.push_back(static_cast<int32_t>(static_cast<int64_t>(addr) - static_cast<int64_t>(top_addr)));
   }
-  return {changed, static_cast<uint32_t>(top_addr - low)};
+  return diff;
+}
+
+// Written bytes whose value was the same in every frame of `frames` (all of one size).
+std::vector<ConstantBytes> constant_bytes(const std::vector<int32_t>& written_sorted,
+                                          const std::vector<std::vector<uint8_t>>& frames) {
+  std::vector<std::pair<int32_t, uint8_t>> constant;
+  const auto size = static_cast<int32_t>(frames.front().size());
+  for (int32_t offset : written_sorted) {
+    const auto at = static_cast<size_t>(offset + size);
+    const uint8_t value = frames.front()[at];
+    if (std::all_of(frames.begin(), frames.end(), [&](const auto& f) { return f[at] == value; }))
+      constant.emplace_back(offset, value);
+  }
+  return to_constant_runs(constant);
 }
 
 FrameLayout measure_layout(uint8_t* stack, LayoutKey key, int sig, RegisterState& registers) {
@@ -226,22 +248,26 @@ FrameLayout measure_layout(uint8_t* stack, LayoutKey key, int sig, RegisterState
   layout.top_align = key.top_align;
   layout.siginfo = key.siginfo;
   std::vector<int32_t> written, written_in_use;
+  std::vector<std::vector<uint8_t>> frames;
   for (bool in_use : {false, true}) {
     for (uint64_t pattern : kPatterns) {
-      auto [changed, bytes] = diff_one_frame(top, sig, pattern, in_use, registers);
-      if (layout.frame_bytes != 0 && bytes != layout.frame_bytes)
+      FrameDiff diff = diff_one_frame(top, sig, pattern, in_use, registers);
+      if (layout.frame_bytes != 0 && diff.bytes != layout.frame_bytes)
         throw std::runtime_error("signal frame size changed between identical signals");
-      layout.frame_bytes = bytes;
+      layout.frame_bytes = diff.bytes;
       auto& into = in_use ? written_in_use : written;
-      into.insert(into.end(), changed.begin(), changed.end());
+      into.insert(into.end(), diff.changed.begin(), diff.changed.end());
+      frames.push_back(std::move(diff.contents));
     }
   }
   layout.written = to_ranges(written);
   std::sort(written.begin(), written.end());
+  written.erase(std::unique(written.begin(), written.end()), written.end());
   std::vector<int32_t> only_in_use;
   for (int32_t offset : written_in_use)
     if (!std::binary_search(written.begin(), written.end(), offset)) only_in_use.push_back(offset);
   layout.written_if_vector_state = to_ranges(only_in_use);
+  layout.written_constant = constant_bytes(written, frames);
   return layout;
 }
 

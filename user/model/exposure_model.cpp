@@ -60,6 +60,16 @@ ObservedRate observed_rate(uint64_t count, double duration_s) {
   return rate;
 }
 
+std::optional<Rate> hits_given_routine(const LandingInput& landing, uint64_t live_elsewhere, double duration_s) {
+  if (landing.landings_elsewhere == 0 || duration_s <= 0) return std::nullopt;
+  uint64_t window = 0;
+  for (const auto& insn : landing.window) window += insn.landings;
+  const double per_landing =
+      static_cast<double>(live_elsewhere) / duration_s / static_cast<double>(landing.landings_elsewhere);
+  const Interval ci = poisson_interval(window);
+  return Rate{per_landing * static_cast<double>(window), {per_landing * ci.low, per_landing * ci.high}};
+}
+
 Prediction predict_thread(const LandingInput& landing, const ThreadInput& thread) {
   return predict_process(landing, {thread});
 }

@@ -28,6 +28,9 @@ struct LandingInput {
     bool return_address = false;  // its stale read is the resume target: a corruption crashes
   };
   std::vector<Instruction> window;  // every window instruction, with 0 where nothing landed
+  // Interrupt-delivered landings in the routine outside the window and off its first instruction
+  // (a signal pending during the resume probe lands there): the conditional prediction's base.
+  uint64_t landings_elsewhere = 0;
 };
 
 // One traced thread. `p_overwritten[i]` / `p_possible[i]` go with `LandingInput::window[i]`: the
@@ -70,6 +73,10 @@ struct Prediction {
   ObservedRate observed_hits;
   std::optional<ObservedRate> observed_corruptions;
   ObservedRate observed_crashes;
+  // The conditional prediction: window hits given the signals seen landing elsewhere in the
+  // routine during this trace (hits_given_routine), process only.
+  std::optional<Rate> hits_given_routine_per_s;
+  uint64_t routine_landings = 0;  // the live count it rests on
 };
 
 inline constexpr double kForever = std::numeric_limits<double>::infinity();
@@ -79,5 +86,13 @@ Prediction predict_thread(const LandingInput& landing, const ThreadInput& thread
 Prediction predict_process(const LandingInput& landing, const std::vector<ThreadInput>& threads);
 
 ObservedRate observed_rate(uint64_t count, double duration_s);
+
+// Window hits per second predicted from `live_elsewhere` interrupt-delivered signals that landed in
+// the routine outside the window (and off offset 0) in `duration_s`, and the calibration's split
+// between the window and the rest of the routine: live_elsewhere · L_window / L_elsewhere.
+// It takes the rate at which signals reach the routine from the trace itself, and predicts only
+// where inside the routine they land (docs/model.md). nullopt when the calibration saw no landing
+// elsewhere or the duration is 0. The interval is that of L_window's exact Poisson interval.
+std::optional<Rate> hits_given_routine(const LandingInput& landing, uint64_t live_elsewhere, double duration_s);
 
 }  // namespace ut::model

@@ -53,6 +53,13 @@ host::LandingCalibration landing_from_trace(const Session& session, const Joiner
   return l;
 }
 
+bool lands_elsewhere(const analysis::RoutineWindow& window, uint32_t offset) {
+  if (offset == 0) return false;
+  for (const auto& insn : window.window)
+    if (insn.offset == offset) return false;
+  return true;
+}
+
 LandingInput landing_input(const host::LandingCalibration& landing, const analysis::RoutineWindow& window) {
   LandingInput input;
   input.seconds_per_landing = landing.seconds_per_landing;
@@ -61,6 +68,8 @@ LandingInput landing_input(const host::LandingCalibration& landing, const analys
     const host::InstructionLanding* at = landing.at(offset);
     input.window.push_back({offset, at ? at->landings : 0, insn.cls == analysis::ReadClass::ReturnAddress});
   }
+  for (const auto& i : landing.instructions)
+    if (lands_elsewhere(window, i.offset)) input.landings_elsewhere += i.landings;
   return input;
 }
 

@@ -14,6 +14,10 @@ namespace ut::model {
 host::LandingCalibration landing_from_trace(const Session& session, const Joiner& joiner,
                                             const std::string& cpu_model);
 
+// Outside the window and off the routine's first instruction, where a signal pending during the
+// resume probe lands: the landings the conditional prediction counts (model/exposure_model.h).
+bool lands_elsewhere(const analysis::RoutineWindow& window, uint32_t offset);
+
 // The model's view of a landing calibration, restricted to the window instructions of `window`.
 struct LandingInput;
 LandingInput landing_input(const host::LandingCalibration& landing, const analysis::RoutineWindow& window);

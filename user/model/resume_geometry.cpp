@@ -4,6 +4,11 @@
 
 namespace ut::model {
 
+const std::map<uint64_t, uint64_t>* SlotValueSample::at(uint32_t routine, uint32_t offset) const {
+  auto it = values_.find({routine, offset});
+  return it == values_.end() ? nullptr : &it->second;
+}
+
 uint64_t InstructionFates::total() const {
   uint64_t n = 0;
   for (uint64_t r : resumes) n += r;
@@ -12,7 +17,9 @@ uint64_t InstructionFates::total() const {
 
 double InstructionFates::p_overwritten() const {
   const uint64_t n = total();
-  return n ? static_cast<double>(resumes[static_cast<size_t>(SlotFate::Overwritten)]) / static_cast<double>(n) : 0;
+  if (!n) return 0;
+  return (static_cast<double>(resumes[static_cast<size_t>(SlotFate::Overwritten)]) + value_differs_resumes.value_or(0)) /
+         static_cast<double>(n);
 }
 
 double InstructionFates::p_possible() const {
@@ -31,8 +38,23 @@ int64_t sp_shift_at(const analysis::RoutineWindow& window, uint64_t offset) {
   return shift;
 }
 
+namespace {
+
+// The fraction of the sampled values that the verdict's constant bytes would change.
+double fraction_changed(const SlotFateVerdict& verdict, const std::map<uint64_t, uint64_t>& values) {
+  uint64_t changed = 0, total = 0;
+  for (const auto& [value, count] : values) {
+    total += count;
+    if (constant_write_changes(verdict, value)) changed += count;
+  }
+  return total ? static_cast<double>(changed) / static_cast<double>(total) : 0;
+}
+
+}  // namespace
+
 std::vector<InstructionFates> resume_fates(const ResumeShapes& shapes, const std::vector<TracedRoutine>& routines,
-                                           uint8_t handler_flags, const host::FrameMap& frame) {
+                                           uint8_t handler_flags, const host::FrameMap& frame,
+                                           const SlotValueSample& values) {
   constexpr uint64_t kBase = 0x7ffd'0000'0000;  // any 64-aligned address: only the alignment matters
   std::vector<InstructionFates> out;
   for (uint32_t r = 0; r < routines.size(); ++r) {
@@ -42,6 +64,11 @@ std::vector<InstructionFates> resume_fates(const ResumeShapes& shapes, const std
       fates.offset = static_cast<uint32_t>(insn.offset);
       fates.cls = insn.cls;
       const int64_t shift = sp_shift_at(routines[r].window, insn.offset);
+      const auto* sample = values.at(r, fates.offset);
+      if (sample) {
+        fates.value_differs_resumes = 0.0;
+        for (const auto& [value, count] : *sample) fates.sampled_values += count;
+      }
       for (const auto& [shape, count] : shapes.counts()) {
         if (shape.routine != r) continue;
         const uint64_t target_sp = kBase + shape.sp_align;
@@ -50,6 +77,8 @@ std::vector<InstructionFates> resume_fates(const ResumeShapes& shapes, const std
                                                 ctx + static_cast<uint64_t>(static_cast<int64_t>(insn.slot_disp)),
                                                 handler_flags, frame);
         fates.resumes[static_cast<size_t>(verdict.fate)] += count;
+        if (verdict.fate == SlotFate::IfValueDiffers && sample)
+          *fates.value_differs_resumes += static_cast<double>(count) * fraction_changed(verdict, *sample);
         if (verdict.fate == SlotFate::IfHandlerStack)
           fates.min_handler_bytes = std::min(fates.min_handler_bytes.value_or(UINT64_MAX), verdict.handler_bytes);
       }

@@ -44,6 +44,10 @@ std::string calibration_text(const host::Calibration& c) {
     out += fmt::format("  (SP-128) mod 64 = 0, {} handler: frame {} bytes\n",
                        layout.siginfo ? "SA_SIGINFO" : "plain", layout.frame_bytes);
     out += fmt::format("    written:{}\n", ranges_text(layout.written));
+    std::vector<host::ByteRange> constant;
+    for (const auto& run : layout.written_constant)
+      constant.push_back({run.begin, run.begin + static_cast<int32_t>(run.values.size())});
+    out += fmt::format("    of which always the same value (a slot holding it is not changed):{}\n", ranges_text(constant));
     if (!layout.written_if_vector_state.empty())
       out += fmt::format("    written only with AVX state in use:{}\n", ranges_text(layout.written_if_vector_state));
     out += fmt::format("    never written (holes):{}\n", ranges_text(frame_holes(layout)));

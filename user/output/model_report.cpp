@@ -24,6 +24,32 @@ std::map<int32_t, uint8_t> seen_handler_flags(const model::Joiner& joiner) {
   return flags;
 }
 
+// The stale slot values the hits kept by the joiner saw, per window instruction. A slot holding the
+// target IP (the return-address read) is also known for every hit's matched resume, wherever that
+// hit landed: the resume event reads it.
+model::SlotValueSample slot_value_sample(const model::Session& session, const model::Joiner& joiner) {
+  model::SlotValueSample sample;
+  for (const auto& hit : joiner.kept_hits()) {
+    if (!hit.is_hit() || hit.routine >= session.routines.size()) continue;
+    if (hit.slot_addr) sample.add(hit.routine, hit.offset, hit.slot_value);
+    const auto& window = session.routines[hit.routine].window;
+    if (!hit.resume || !window.ip_disp) continue;
+    for (const auto& insn : window.window)
+      if (insn.slot_disp == *window.ip_disp && insn.offset != hit.offset)
+        sample.add(hit.routine, static_cast<uint32_t>(insn.offset), hit.resume->target_ip);
+  }
+  return sample;
+}
+
+// Interrupt-delivered signals in routine 0 outside the window (and off its first instruction).
+uint64_t live_landings_elsewhere(const model::Session& session, const model::Joiner& joiner) {
+  uint64_t n = 0;
+  for (const auto& [where, counts] : joiner.routine_offsets())
+    if (where.routine == 0 && model::lands_elsewhere(session.routines.front().window, where.offset))
+      n += counts[UT_DELIVERY_INTERRUPT];
+  return n;
+}
+
 // The thread's last window hit at or before `ktime_ns`, among the hits the joiner kept.
 std::optional<model::PriorHit> prior_hit(const model::Joiner& joiner, uint32_t tid, uint64_t ktime_ns) {
   std::optional<model::PriorHit> last;
@@ -49,7 +75,8 @@ std::vector<CrashRow> crash_rows(const model::Session& session, const model::Joi
 
 // One thread's model input: its async signals by handler, each handler's geometry on its resumes.
 model::ThreadInput thread_input(const model::Session& session, uint32_t tid, const model::ThreadTally& tally,
-                                const std::map<int32_t, uint8_t>& flags, const std::vector<CrashRow>& crashes) {
+                                const std::map<int32_t, uint8_t>& flags, const model::SlotValueSample& values,
+                                const std::vector<CrashRow>& crashes) {
   model::ThreadInput t;
   t.tid = tid;
   t.duration_s = session.duration_s;
@@ -62,7 +89,7 @@ model::ThreadInput thread_input(const model::Session& session, uint32_t tid, con
     t.async_signals += c.count;
     auto f = flags.find(c.key.sig);
     auto fates = model::resume_fates(tally.shapes, {session.routines.front()},
-                                     f != flags.end() ? f->second : kAssumedFlags, session.frame_map);
+                                     f != flags.end() ? f->second : kAssumedFlags, session.frame_map, values);
     for (size_t i = 0; i < n && i < fates.size(); ++i) {
       t.p_overwritten[i] += static_cast<double>(c.count) * fates[i].p_overwritten();
       t.p_possible[i] += static_cast<double>(c.count) * fates[i].p_possible();
@@ -102,7 +129,9 @@ nlohmann::json prediction_json(const model::Prediction& p) {
           {"mtbf_s", rate_json(p.mtbf_s)},
           {"observed_hits", observed_json(p.observed_hits)},
           {"observed_corruptions", p.observed_corruptions ? observed_json(*p.observed_corruptions) : nlohmann::json(nullptr)},
-          {"observed_crashes", observed_json(p.observed_crashes)}};
+          {"observed_crashes", observed_json(p.observed_crashes)},
+          {"hits_given_routine_per_s", p.hits_given_routine_per_s ? rate_json(*p.hits_given_routine_per_s) : nlohmann::json(nullptr)},
+          {"routine_landings", p.routine_landings}};
 }
 
 std::string duration_text(double s) {
@@ -130,6 +159,7 @@ std::optional<ModelSection> build_model_section(const model::Session& session, c
     }
   }
   const auto flags = seen_handler_flags(joiner);
+  const auto values = slot_value_sample(session, joiner);
   model::ResumeShapes all;
   for (const auto& [tid, tally] : joiner.threads()) all.merge(tally.shapes);
   section.shapes.assign(all.counts().begin(), all.counts().end());
@@ -145,7 +175,7 @@ std::optional<ModelSection> build_model_section(const model::Session& session, c
     auto f = flags.find(sig);
     h.flags_assumed = f == flags.end();
     h.flags = h.flags_assumed ? kAssumedFlags : f->second;
-    h.window = model::resume_fates(all, session.routines, h.flags, session.frame_map);
+    h.window = model::resume_fates(all, session.routines, h.flags, session.frame_map, values);
     section.handlers.push_back(std::move(h));
   }
   if (!session.landing) {
@@ -155,10 +185,13 @@ std::optional<ModelSection> build_model_section(const model::Session& session, c
   const auto landing = model::landing_input(*session.landing, session.routines.front().window);
   std::vector<model::ThreadInput> inputs;
   for (const auto& [tid, tally] : joiner.threads()) {
-    inputs.push_back(thread_input(session, tid, tally, flags, section.crashes));
+    inputs.push_back(thread_input(session, tid, tally, flags, values, section.crashes));
     section.threads.push_back(model::predict_thread(landing, inputs.back()));
   }
   section.process = model::predict_process(landing, inputs);
+  section.process->routine_landings = live_landings_elsewhere(session, joiner);
+  section.process->hits_given_routine_per_s =
+      model::hits_given_routine(landing, section.process->routine_landings, session.duration_s);
   return section;
 }
 
@@ -174,6 +207,8 @@ nlohmann::json model_json(const ModelSection& section) {
                         {"class", analysis::to_string(f.cls)},
                         {"resumes", fates},
                         {"min_handler_bytes", f.min_handler_bytes ? nlohmann::json(*f.min_handler_bytes) : nlohmann::json(nullptr)},
+                        {"value_differs_resumes", f.value_differs_resumes ? nlohmann::json(*f.value_differs_resumes) : nlohmann::json(nullptr)},
+                        {"sampled_values", f.sampled_values},
                         {"p_overwritten", f.p_overwritten()},
                         {"p_possible", f.p_possible()}});
     }
@@ -216,9 +251,13 @@ void render_model(std::string& out, const ModelSection& section) {
                    (h.flags & UT_SIG_ONSTACK) && (h.flags & UT_SIG_ALTSTACK_SET) ? ", alt stack" : "",
                    h.flags_assumed ? ", assumed" : "");
     for (const auto& f : h.window) {
-      fmt::format_to(put, "    {:#x} {:<14} overwritten {} / if vector state {} / if handler stack {}{} / never {}\n",
-                     f.offset, analysis::to_string(f.cls), f.resumes[0], f.resumes[1], f.resumes[2],
-                     f.min_handler_bytes ? fmt::format(" (>= {} B)", *f.min_handler_bytes) : "", f.resumes[3]);
+      auto n = [&](model::SlotFate fate) { return f.resumes[static_cast<size_t>(fate)]; };
+      fmt::format_to(put, "    {:#x} {:<14} overwritten {} / if value differs {}{} / if vector state {} / if handler stack {}{} / never {}\n",
+                     f.offset, analysis::to_string(f.cls), n(model::SlotFate::Overwritten),
+                     n(model::SlotFate::IfValueDiffers),
+                     f.value_differs_resumes ? fmt::format(" (~{:.0f} differ, {} values sampled)", *f.value_differs_resumes, f.sampled_values) : "",
+                     n(model::SlotFate::IfVectorState), n(model::SlotFate::IfHandlerStack),
+                     f.min_handler_bytes ? fmt::format(" (>= {} B)", *f.min_handler_bytes) : "", n(model::SlotFate::Never));
     }
   }
   if (!section.process) {
@@ -231,6 +270,10 @@ void render_model(std::string& out, const ModelSection& section) {
   fmt::format_to(put, "  window hits/s   predicted {:.3g} (95 % {:.3g}-{:.3g}), observed {:.3g} ({} hits)\n",
                  p.hits_per_s.value, p.hits_per_s.ci.low, p.hits_per_s.ci.high, p.observed_hits.per_s,
                  p.observed_hits.count);
+  if (p.hits_given_routine_per_s)
+    fmt::format_to(put, "                  given the {} signals that landed elsewhere in the routine: {:.3g} (95 % {:.3g}-{:.3g})\n",
+                   p.routine_landings, p.hits_given_routine_per_s->value, p.hits_given_routine_per_s->ci.low,
+                   p.hits_given_routine_per_s->ci.high);
   fmt::format_to(put, "  corruptions/s   predicted {:.3g} (95 % {:.3g}-{:.3g}; up to {:.3g} with vector state or "
                       "handler stack), measured {}\n",
                  p.corruptions_per_s.value, p.corruptions_per_s.ci.low, p.corruptions_per_s.ci.high,
