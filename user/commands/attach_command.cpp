@@ -99,7 +99,7 @@ OVERHEAD (scripts/bench.sh, docs/performance.md; GNU workload, 1 thread, 20k sig
 noisy shared 2-core VM, median of 5 paired runs, throughput per worker-CPU-second):
   signal-only  0.95-1.0 (0.996 at 1k signals/s): ~0.2-0.4 us of BPF per delivered signal
   sampled      0.985-1.0: full mode's resume cost x 5%, no slot checks
-  full         0.82: ~6.8 us per resume. The uprobe on an emulated call and a 64-byte
+  full         0.77-0.82: ~7-14 us per resume. The uprobe on an emulated call and a 64-byte
                ring-buffer record take ~1 us; the rest is the slot checks' rt_sigreturn
                syscall tracepoint, which slows every syscall on the host while attached
                (GNU libunwind makes ~110 syscalls per resume)
