@@ -222,7 +222,7 @@ struct ut_inject_event {
 /*
  * Issue 5 (appended): a window hit's stale slot read again when the handler returns, and fatal
  * signals delivered to traced threads. handle_signal_deliver remembers each window hit in
- * `slot_checks` (by tid); handle_sigreturn (raw_tp/sys_enter, rt_sigreturn only, attached in
+ * `slot_checks` (by tid); handle_sigreturn (the rt_sigreturn syscall tracepoint, attached in
  * full tracing only) reads the slot once more, after the frame and the handler have written it.
  */
 enum ut_model_event_kind {

@@ -194,6 +194,39 @@ int BPF_PROG(handle_signal_deliver, int sig, struct kernel_siginfo *info, struct
 	return 0;
 }
 
+/*
+ * The context register at the resume probe. The routine's argument register (%rdi, the only one
+ * analyses have found so far) is a load from the uprobe's pt_regs; any other costs a helper call
+ * (the verifier takes only constant offsets into the context).
+ */
+static __always_inline __u64 resume_context(const struct pt_regs *regs, __u8 reg)
+{
+	__u64 value;
+
+	if (reg == UT_REG_DI)
+		return regs->di;
+	if (reg >= UT_REG_COUNT || bpf_probe_read_kernel(&value, sizeof(value), (__u64 *)regs + (reg & 31)))
+		return 0;
+	return value;
+}
+
+/* The target SP and IP from the context: one user read when they are adjacent (GNU libunwind). */
+static __always_inline void read_resume_target(struct ut_resume_event *e, const struct ut_routine *routine)
+{
+	__u64 both[2];
+
+	if (routine->ip_disp == routine->sp_disp + 8 &&
+	    !bpf_probe_read_user(both, sizeof(both), (void *)(e->ctx + routine->sp_disp))) {
+		e->target_sp = both[0];
+		e->target_ip = both[1];
+		return;
+	}
+	if (bpf_probe_read_user(&e->target_sp, sizeof(e->target_sp), (void *)(e->ctx + routine->sp_disp)))
+		e->target_sp = 0;
+	if (bpf_probe_read_user(&e->target_ip, sizeof(e->target_ip), (void *)(e->ctx + routine->ip_disp)))
+		e->target_ip = 0;
+}
+
 SEC("uprobe")
 int handle_resume(struct pt_regs *ctx)
 {
@@ -233,22 +266,18 @@ int handle_resume(struct pt_regs *ctx)
 	e->seq = seq;
 	e->routine = index;
 	e->pad = 0;
-	/* Only the context register: copying all of pt_regs costs more than the rest of the probe. */
-	if (routine->ctx_reg >= UT_REG_COUNT ||
-	    bpf_probe_read_kernel(&e->ctx, sizeof(e->ctx), (__u64 *)ctx + (routine->ctx_reg & 31)))
-		e->ctx = 0;
-	if (bpf_probe_read_user(&e->target_sp, sizeof(e->target_sp), (void *)(e->ctx + routine->sp_disp)))
-		e->target_sp = 0;
-	if (bpf_probe_read_user(&e->target_ip, sizeof(e->target_ip), (void *)(e->ctx + routine->ip_disp)))
-		e->target_ip = 0;
+	e->ctx = resume_context(ctx, routine->ctx_reg);
+	read_resume_target(e, routine);
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 
 /*
  * Issue 5 (appended): the slot of each window hit read again when the handler returns, and fatal
- * signals. handle_sigreturn runs on every syscall entry of the host while attached (a few ns
- * each), so user space attaches it only in full tracing.
+ * signals. handle_sigreturn is on the rt_sigreturn syscall tracepoint: it runs only for that
+ * syscall (raw_tp/sys_enter ran it for all, and GNU libunwind calls rt_sigprocmask ~110 times per
+ * resume), but while it is attached every syscall of the host takes the kernel's traced path
+ * (~50-100 ns each here, docs/performance.md), so user space attaches it only in full tracing.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -272,16 +301,14 @@ static __attribute__((noinline)) void remember_window_hit(__u32 tid, const struc
 		count_lost(e->hdr.tgid, UT_LOST_COUNTER);
 }
 
-SEC("raw_tp/sys_enter")
-int handle_sigreturn(struct bpf_raw_tracepoint_args *ctx)
+SEC("tp/syscalls/sys_enter_rt_sigreturn")
+int handle_sigreturn(void *ctx)
 {
 	__u64 pid_tgid;
 	__u32 tid;
 	struct ut_pending_slot *pending;
 	struct ut_slot_check_event *e;
 
-	if (ctx->args[1] != 15) /* __NR_rt_sigreturn on x86-64 */
-		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	tid = (__u32)pid_tgid;
 	pending = bpf_map_lookup_elem(&slot_checks, &tid);

@@ -90,8 +90,12 @@ std::vector<std::string> bpf_link_types(pid_t pid) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(fdinfo, ec)) {
     std::ifstream in(entry.path());
-    for (std::string line; std::getline(in, line);)
-      if (line.starts_with("link_type:")) types.push_back(line.substr(line.find_first_not_of(" \t", 10)));
+    std::string type;
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with("link_type:")) type = line.substr(line.find_first_not_of(" \t", 10));
+      if (line.starts_with("event_type:")) type += " " + line.substr(line.find_first_not_of(" \t", 11));
+    }
+    if (!type.empty()) types.push_back(type);
   }
   return types;
 }

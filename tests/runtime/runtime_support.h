@@ -107,7 +107,8 @@ class Tracer {
   std::string stdout_, stderr_;
 };
 
-// Kinds of the BPF links process `pid` holds open ("tracing", "perf" for a uprobe, ...), read
+// Kinds of the BPF links process `pid` holds open ("raw_tracepoint", "perf uprobe",
+// "perf tracepoint": a perf link with its event type, ...), read
 // from /proc/PID/fdinfo: what one tracer attached, whatever other tracers on the host do.
 std::vector<std::string> bpf_link_types(pid_t pid);
 

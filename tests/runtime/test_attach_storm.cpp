@@ -111,7 +111,7 @@ TEST(AttachStorm, SignalOnlyAttachesNoUprobeYetCountsEverySignalAndHit) {
   const auto links = bpf_link_types(tracer.process().pid());
   // The signal hook and the thread-exit hook (tp_btf: "tracing"), no uprobe.
   EXPECT_EQ(links.size(), 2u) << fmt::format("{}", fmt::join(links, ", "));
-  EXPECT_EQ(std::count(links.begin(), links.end(), "perf"), 0) << "a uprobe is attached";
+  EXPECT_EQ(std::count(links.begin(), links.end(), "perf uprobe"), 0) << "a uprobe is attached";
   workload.go();
   auto own = workload.finish(330);
   ASSERT_EQ(tracer.finish(60), 0) << tracer.stderr_text();
@@ -141,7 +141,7 @@ TEST(AttachStorm, FullModeHoldsAUprobeLink) {  // the control for the test above
   Tracer tracer(workload.pid(), {"--mode", "full"});
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
   const auto links = bpf_link_types(tracer.process().pid());
-  EXPECT_EQ(std::count(links.begin(), links.end(), "perf"), 1) << fmt::format("{}", fmt::join(links, ", "));
+  EXPECT_EQ(std::count(links.begin(), links.end(), "perf uprobe"), 1) << fmt::format("{}", fmt::join(links, ", "));
   workload.go();
   workload.finish(30);
   EXPECT_EQ(tracer.finish(30), 0) << tracer.stderr_text();

@@ -116,8 +116,10 @@ void BpfTracer::attach_signal_hook() {
 }
 
 void BpfTracer::attach_slot_checks() {
-  bpf_link* link = bpf_program__attach_raw_tracepoint(skel_->progs.handle_sigreturn, "sys_enter");
-  if (!link) throw kernel_error("cannot attach to raw_tp/sys_enter", errno, "raw tracepoints unavailable");
+  bpf_link* link = bpf_program__attach(skel_->progs.handle_sigreturn);
+  if (!link)
+    throw kernel_error("cannot attach to tracepoint syscalls/sys_enter_rt_sigreturn", errno,
+                       "this kernel lacks syscall tracepoints (CONFIG_FTRACE_SYSCALLS)");
   links_.emplace_back(link);
 }
 

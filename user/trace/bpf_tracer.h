@@ -53,8 +53,8 @@ class BpfTracer {
   void forget_process(pid_t pid);
   // The signal hook, and the thread-exit hook that prunes the per-thread maps.
   void attach_signal_hook();
-  // Reads each window hit's slot again at the handler's rt_sigreturn (raw_tp/sys_enter): every
-  // syscall on the host pays a few ns while attached, so only full tracing should attach it.
+  // Reads each window hit's slot again at the handler's rt_sigreturn (its syscall tracepoint):
+  // every syscall on the host pays ~50-100 ns while attached, so only full tracing attaches it.
   void attach_slot_checks();
   // A uprobe at `file_offset` of the object at `path`, firing once per entry into routine
   // `routine_index` of `pid`'s ut_target; it counts only while the resume period is non-zero.
