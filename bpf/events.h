@@ -278,4 +278,10 @@ struct ut_crash_event {
 	char comm[16];
 };
 
+/*
+ * Host mode's exec watch (bpf/crash.bpf.c, handle_exec): a traced process (hdr.tgid) exec'd, even
+ * the same program again. The header alone; it shares the crash watch's ring buffer.
+ */
+#define UT_EVENT_EXEC 35
+
 #endif /* UNWINDTRACE_EVENTS_H */

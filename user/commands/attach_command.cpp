@@ -12,6 +12,7 @@
 #include "trace/host_session.h"
 #include "output/atomic_file.h"
 #include "trace/libbpf_log.h"
+#include "commands/budget_options.h"
 #include "trace/trace_session.h"
 
 namespace ut::commands {
@@ -22,6 +23,7 @@ struct AttachOptions {
   std::vector<int> pids;
   bool all = false;  // host mode: every exposed process, found and rescanned (as `record`)
   ModeOptions modes;  // sampled by default
+  BudgetOptions budget;  // --all only
   double duration_s = 0;
   double poll_ms = 100;
   uint32_t ring_mb = 8;
@@ -59,6 +61,7 @@ int run_attach(const AttachOptions& options) {
   host.poll_interval_ms = trace_options.poll_interval_ms;
   host.session = trace_options.session;
   host.on_note = [](const std::string& what) { fmt::print(stderr, "unwindtrace: {}\n", what); };
+  apply_budget_options(options.budget, host);
   std::vector<trace::TraceResult> results;
   host.on_segment = [&](trace::TraceResult& result, const output::ProcessFacts&, bool) {
     results.push_back(std::move(result));
@@ -118,6 +121,7 @@ Exit codes: 0 done (also: target not exposed), 2 usage (also: --json names a dir
                 "later (host mode; 'record' is its form for campaigns)")
       ->excludes(pid);
   add_mode_options(cmd, options->modes);
+  add_budget_options(cmd, options->budget);
   cmd->add_option("-d,--duration", options->duration_s, "stop after SECONDS (default: Ctrl-C or exit)")
       ->check(CLI::Range(0.0, 1e7));
   cmd->add_option("--json", options->output.json_path, "also write the report as JSON to FILE ('-': stdout)");

@@ -13,6 +13,7 @@
 #include "trace.skel.h"
 #include "trace/bpf_lifecycle.h"
 #include "trace/libbpf_log.h"
+#include "trace/tracer_cost.h"
 
 namespace ut::trace {
 
@@ -185,5 +186,7 @@ std::array<uint64_t, UT_LOST_KINDS> BpfTracer::lost_events(pid_t pid) const {
     for (size_t kind = 0; kind < UT_LOST_KINDS; ++kind) out[kind] += cpu.n[kind];
   return out;
 }
+
+uint64_t BpfTracer::programs_run_ns() const { return trace::programs_run_ns(skel_->obj); }
 
 }  // namespace ut::trace

@@ -66,6 +66,7 @@ class BpfTracer {
   std::vector<SignalCount> signal_counts(pid_t pid) const;
   std::map<uint32_t, ut_thread_state> thread_states() const;  // tid -> state, every process
   std::array<uint64_t, UT_LOST_KINDS> lost_events(pid_t pid) const;
+  uint64_t programs_run_ns() const;  // with bpf_stats on (trace/tracer_cost.h)
 
  private:
   trace_bpf* skel_ = nullptr;
