@@ -11,8 +11,9 @@ namespace {
 
 constexpr uint64_t kMs = 1'000'000;  // ns
 
-// Feeds samples every 0.5 s at `percent` of one CPU from (at_s, cpu_ns) on, for `seconds`.
+// Feeds samples every 0.5 s at `percent` of one CPU, from a first sample at 0 on.
 struct Feed {
+  explicit Feed(CpuBudget& b) : budget(b) { budget.add({0, 0}); }
   CpuBudget& budget;
   double at_s = 0;
   uint64_t cpu_ns = 0;
@@ -29,8 +30,7 @@ struct Feed {
 
 TEST(CpuBudget, NoDecisionBeforeAWholeWindow) {
   CpuBudget budget({.percent = 5, .window_s = 10});
-  Feed feed{budget};
-  budget.add({0, 0});
+  Feed feed(budget);
   feed.run(50, 9.5);
   EXPECT_TRUE(feed.steps.empty());
   EXPECT_EQ(budget.level(), BudgetLevel::Normal);
@@ -40,8 +40,7 @@ TEST(CpuBudget, NoDecisionBeforeAWholeWindow) {
 
 TEST(CpuBudget, DegradesOneStepPerWindowOverBudget) {
   CpuBudget budget({.percent = 5, .window_s = 10});
-  Feed feed{budget};
-  budget.add({0, 0});
+  Feed feed(budget);
   feed.run(20, 40);
   ASSERT_EQ(feed.steps.size(), 3u);
   EXPECT_EQ(feed.steps[0].to, BudgetLevel::ReducedDuty);
@@ -59,8 +58,7 @@ TEST(CpuBudget, DegradesOneStepPerWindowOverBudget) {
 
 TEST(CpuBudget, RecoversWhenWellUnderAndHoldsInBetween) {
   CpuBudget budget({.percent = 10, .window_s = 4, .recover_fraction = 0.5});
-  Feed feed{budget};
-  budget.add({0, 0});
+  Feed feed(budget);
   feed.run(30, 8);
   ASSERT_EQ(budget.level(), BudgetLevel::SignalOnly);
   feed.steps.clear();
@@ -78,8 +76,7 @@ TEST(CpuBudget, RecoversWhenWellUnderAndHoldsInBetween) {
 
 TEST(CpuBudget, SignalOnlyModeSkipsTheResumeSteps) {
   CpuBudget budget({.percent = 1, .window_s = 2, .resume_probes = false});
-  Feed feed{budget};
-  budget.add({0, 0});
+  Feed feed(budget);
   feed.run(5, 2);
   ASSERT_EQ(feed.steps.size(), 1u);
   EXPECT_EQ(feed.steps[0].from, BudgetLevel::Normal);
@@ -91,8 +88,7 @@ TEST(CpuBudget, SignalOnlyModeSkipsTheResumeSteps) {
 
 TEST(CpuBudget, TheWindowSlides) {
   CpuBudget budget({.percent = 60, .window_s = 4});
-  Feed feed{budget};
-  budget.add({0, 0});
+  Feed feed(budget);
   feed.run(100, 2);  // a burst, then quiet: the burst leaves the window
   feed.run(0, 10);
   EXPECT_TRUE(feed.steps.empty());

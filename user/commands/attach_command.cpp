@@ -90,6 +90,9 @@ Modes (the signal side is always traced in full: every signal counted, every hit
   full         every resume traced: exact resume counts and D of every resume. For a
                short diagnosis, or to check the sampled estimate.
 
+With --all, a CPU budget holds the tracer's own cost under --cpu-budget percent of one CPU
+(default 10), degrading step by step when over (as 'record': see 'record --help').
+
 Examples:
   unwindtrace attach -p 1234                       sampled, until Ctrl-C
   unwindtrace attach -p 1234 -d 60 --json r.json

@@ -150,6 +150,16 @@ Modes (as attach): signal-only (default, cheapest: the signal hook only, no upro
 hits are still seen, resumes are not counted), full (also a uprobe per resume), sampled (resume
 probes attached --sample percent of every --sample-period).
 
+CPU budget: the tracer measures its own cost (its CPU time plus its BPF programs' run time in
+the traced processes, from the kernel's BPF statistics) over --cpu-budget-window seconds. Over
+--cpu-budget percent of one CPU (default 10), it degrades one step per window: resume probes a
+quarter of the time, then signal only, then no new processes (no rescans); well under (half the
+budget), it recovers one step per window. Each step prints a line (also with -q), writes the
+host record again (cpu_budget) and counts in the metrics. --cpu-budget 0: no budget.
+
+An exec of a traced process (even of the same program) is seen at once (sched_process_exec):
+its last record is written and the new image is traced anew.
+
 Examples:
   unwindtrace record --duration 60 --output /var/log/unwindtrace
   unwindtrace record --duration 3600 --mode sampled --output /var/log/unwindtrace --metrics 9464

@@ -58,8 +58,8 @@ class HostTracer {
   HostScanStats run() {
     started_ = Clock::now();
     auto segment_started = started_;
-    measure_cost();
     rescan();
+    measure_cost();  // from here: the first scan (dpkg's file lists, every process) is a start-up cost
     auto last_scan = Clock::now();
     for (;;) {
       auto ended = session_.poll(options_.poll_interval_ms);
