@@ -166,6 +166,7 @@ class HostTracer {
       session_.add_process(pid);
     } catch (const std::exception& e) {  // it went away between the segments
       tracked_.erase(pid);
+      watch_.unwatch_exec(pid);
       note(fmt::format("PID {}: not traced further: {}", pid, e.what()));
     }
   }
