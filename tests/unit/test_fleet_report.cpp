@@ -170,6 +170,26 @@ TEST(FleetForecast, AModelWithoutAFiniteRateCountsAsNoModel) {
   EXPECT_STREQ(summarize_exposure(RecordSet{}).predicted.source(), "none");
 }
 
+// The model divides the resumes counted by the whole segment: only a full-mode trace the budget
+// never degraded counted them throughout.
+TEST(FleetForecast, OnlyAModelOfResumesCountedThroughoutIsUsed) {
+  auto summary_of = [](const std::string& mode, const nlohmann::json& budget_level) {
+    RecordSet set;
+    std::string reason;
+    auto record = modelled_record(1, "node-0", "2026-11-25T20:00:00Z", 60, 0, rate(1e-3, 1e-4, 1e-2));
+    record["mode"] = mode;
+    record["cpu_budget_level"] = budget_level;
+    EXPECT_TRUE(add_record_line(record.dump(), set, reason)) << reason;
+    return summarize_exposure(set).predicted;
+  };
+  EXPECT_STREQ(summary_of("full", nullptr).source(), "model");
+  EXPECT_STREQ(summary_of("full", "normal").source(), "model");
+  EXPECT_STREQ(summary_of("full", "reduced_duty").source(), "observed");
+  EXPECT_STREQ(summary_of("sampled", nullptr).source(), "observed");
+  EXPECT_STREQ(summary_of("signal_only", nullptr).source(), "observed");
+  EXPECT_EQ(summary_of("signal_only", nullptr).per_day, 0);  // no hit: the observed rate is 0
+}
+
 TEST(CrashClusters, MisalignedStackCrashesOnOneHostAreSuspectHardware) {
   auto report = build_fleet_report(synthetic_records());
   const CrashCluster& misaligned = cluster_of(report, CrashClass::MisalignedStack);

@@ -86,6 +86,7 @@ ProcessRecord parse_process(const json& r) {
            high = nullable<double>(crashes, "high");
       if (value && low && high) p.model_crashes_per_s = ModelRate{*value, *low, *high};  // null: not finite
     }
+  p.cpu_budget_level = nullable<std::string>(r, "cpu_budget_level").value_or("");
   const json lost = field<json>(r, "lost_events");
   p.kernel_lost_events = field<uint64_t>(lost, "resume") + field<uint64_t>(lost, "signal");
   p.resume_seq_gaps = field<uint64_t>(lost, "resume_seq_gaps");

@@ -30,6 +30,14 @@ struct PooledProcess {
   }
 };
 
+// The model needs the resume rate over the whole segment: a full-mode trace that the CPU budget
+// never degraded. Signal-only traces count no resume, sampled (or degraded) ones count them part
+// of the time, and the model divides by the whole segment: their predictions are not used.
+std::optional<ModelRate> usable_model(const ProcessRecord& r) {
+  if (r.mode != "full" || !(r.cpu_budget_level.empty() || r.cpu_budget_level == "normal")) return std::nullopt;
+  return r.model_crashes_per_s;
+}
+
 using ProcessKey = std::tuple<std::string, std::string, int32_t, uint64_t>;  // host, boot, pid, start
 
 std::vector<PooledProcess> pool_processes(const RecordSet& records) {
@@ -49,7 +57,7 @@ std::vector<PooledProcess> pool_processes(const RecordSet& records) {
     p.resume_events += r->resumes_per_s * r->duration_s;
     p.interrupt_signals += r->interrupt_signals_per_s * r->duration_s;
     p.exposed = p.exposed || r->exposure != "not_exposed";
-    if (const auto& m = r->model_crashes_per_s) {
+    if (const auto m = usable_model(*r)) {
       p.modelled_s += r->duration_s;
       p.model_x_s.value += m->value * r->duration_s;
       p.model_x_s.low += m->low * r->duration_s;
