@@ -145,11 +145,13 @@ TEST(FleetForecast, TheModelPredictsWhereThereIsOneAndObservedHitsStandInElsewhe
       EXPECT_NEAR(g.predicted.per_day, g.observed.per_day, 1e-12);
     }
   }
-  EXPECT_EQ(summary.by_host[0].key, "node-0");  // sorted by the prediction: 15 > 0.43 a day
+  EXPECT_EQ(summary.by_host[0].key, "node-1");  // sorted by the prediction: 432 > 15 a day
   auto report = build_fleet_report(set);
   auto json = fleet_to_json(report);
-  EXPECT_EQ(json["by_host"][0]["predicted_crashes"]["source"], "model");
-  EXPECT_EQ(json["by_host"][1]["observed_crashes"]["corrupting_hits"], 3);
+  EXPECT_EQ(json["by_host"][0]["predicted_crashes"]["source"], "observed");
+  EXPECT_EQ(json["by_host"][0]["observed_crashes"]["corrupting_hits"], 3);
+  EXPECT_EQ(json["by_host"][1]["predicted_crashes"]["source"], "model");
+  EXPECT_EQ(json["by_host"][1]["predicted_crashes"]["processes_modelled"], 1);
   std::string text = render_fleet_text(report);
   EXPECT_NE(text.find("source model+observed"), std::string::npos) << text;
 }
