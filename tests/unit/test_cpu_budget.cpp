@@ -52,6 +52,8 @@ TEST(CpuBudget, DegradesOneStepPerWindowOverBudget) {
   }
   EXPECT_DOUBLE_EQ(feed.steps[0].at_s, 10);
   EXPECT_DOUBLE_EQ(feed.steps[1].at_s, 20);  // a full window measured at the new level
+  ASSERT_TRUE(budget.used_percent());
+  EXPECT_NEAR(*budget.used_percent(), 20, 1e-6);  // right after the last step: what decided it
   EXPECT_EQ(budget.degradations(), 3u);
   EXPECT_EQ(budget.level(), BudgetLevel::NoNewProcesses);  // the last step: stays there
 }

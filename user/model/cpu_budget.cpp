@@ -28,9 +28,9 @@ BudgetLevel CpuBudget::next(BudgetLevel from, int direction) const {
 }
 
 std::optional<double> CpuBudget::used_percent() const {
-  if (window_.size() < 2) return std::nullopt;
+  if (window_.size() < 2) return decided_percent_;
   const double span = window_.back().at_s - window_.front().at_s;
-  if (span <= 0) return std::nullopt;
+  if (span <= 0) return decided_percent_;
   const double used_ns = static_cast<double>(window_.back().cpu_ns - window_.front().cpu_ns);
   return used_ns / 1e9 / span * 100;
 }
@@ -51,6 +51,7 @@ std::optional<BudgetStep> CpuBudget::add(CostSample sample) {
   level_ = to;
   (step.degraded() ? degradations_ : recoveries_)++;
   window_.assign(1, sample);
+  decided_percent_ = used;
   return step;
 }
 

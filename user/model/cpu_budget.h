@@ -54,7 +54,8 @@ class CpuBudget {
   std::optional<BudgetStep> add(CostSample sample);
 
   BudgetLevel level() const { return level_; }
-  std::optional<double> used_percent() const;  // over the current window, once it has two samples
+  // Over the current window once it has two samples; right after a step, the window that decided it.
+  std::optional<double> used_percent() const;
   uint64_t degradations() const { return degradations_; }
   uint64_t recoveries() const { return recoveries_; }
   const BudgetPolicy& policy() const { return policy_; }
@@ -65,6 +66,7 @@ class CpuBudget {
   BudgetPolicy policy_;
   BudgetLevel level_ = BudgetLevel::Normal;
   std::deque<CostSample> window_;
+  std::optional<double> decided_percent_;
   uint64_t degradations_ = 0;
   uint64_t recoveries_ = 0;
 };

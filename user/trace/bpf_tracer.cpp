@@ -44,6 +44,7 @@ BpfTracer::BpfTracer(uint32_t ring_buffer_bytes) {
 
 BpfTracer::~BpfTracer() {
   links_.clear();  // detach before the programs go away
+  slot_checks_.reset();
   ring_buffer__free(ring_);
   trace_bpf__destroy(skel_);
 }
@@ -114,8 +115,10 @@ void BpfTracer::attach_signal_hook() {
 void BpfTracer::attach_slot_checks() {
   bpf_link* link = bpf_program__attach_raw_tracepoint(skel_->progs.handle_sigreturn, "sys_enter");
   if (!link) throw kernel_error("cannot attach to raw_tp/sys_enter", errno, "raw tracepoints unavailable");
-  links_.emplace_back(link);
+  slot_checks_.reset(link);
 }
+
+void BpfTracer::detach_slot_checks() { slot_checks_.reset(); }
 
 LinkPtr BpfTracer::attach_resume_probe(pid_t pid, const std::string& path, uint64_t file_offset,
                                        uint32_t routine_index) {

@@ -53,6 +53,8 @@ class BpfTracer {
   // Reads each window hit's slot again at the handler's rt_sigreturn (raw_tp/sys_enter): every
   // syscall on the host pays a few ns while attached, so only full tracing should attach it.
   void attach_slot_checks();
+  void detach_slot_checks();  // the CPU budget's signal-only step: every syscall pays nothing again
+  bool slot_checks_attached() const { return slot_checks_ != nullptr; }
   // A uprobe at `file_offset` of the object at `path`, firing once per entry into routine
   // `routine_index` of `pid`'s ut_target; it counts only while the resume period is non-zero.
   LinkPtr attach_resume_probe(pid_t pid, const std::string& path, uint64_t file_offset,
@@ -72,6 +74,7 @@ class BpfTracer {
   trace_bpf* skel_ = nullptr;
   ring_buffer* ring_ = nullptr;
   std::vector<LinkPtr> links_;  // the signal hook
+  LinkPtr slot_checks_;
   const EventHandlers* handlers_ = nullptr;  // valid during drain()
 
   static int dispatch(void* self, void* data, size_t size);

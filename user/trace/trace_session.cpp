@@ -127,7 +127,7 @@ BpfTracer& TraceSession::tracer() {
   tracer_ = std::make_unique<BpfTracer>(options_.ring_buffer_bytes);
   tracer_->attach_signal_hook();
   // Reading each hit's slot again hooks every syscall on the host (a few ns each): full mode only.
-  if (options_.mode == model::TraceMode::Full) tracer_->attach_slot_checks();
+  if (options_.mode == model::TraceMode::Full && resume_cycle_) tracer_->attach_slot_checks();
   load_ms_ = seconds_between(start, Clock::now()) * 1000;
   start_sampler();
   return *tracer_;
@@ -154,6 +154,12 @@ void TraceSession::set_resume_cycle(std::optional<model::DutyCycle> cycle) {
   if (!tracer_) return;  // applied when the programs load
   if (sampler_) sampler_->finish();  // ends the on-period: counts close, probes detach
   sampler_.reset();
+  // Full mode's slot checks hook every syscall on the host: they go with the resume probes.
+  if (options_.mode == model::TraceMode::Full && cycle && !tracer_->slot_checks_attached()) tracer_->attach_slot_checks();
+  if (!cycle && tracer_->slot_checks_attached()) {
+    tracer_->detach_slot_checks();
+    for (auto& [pid, process] : processes_) process->result.session.slot_checks_attached = false;  // partial
+  }
   start_sampler();
   if (sampler_ && !processes_.empty()) sampler_->tick();  // the next period starts now
 }
@@ -232,7 +238,7 @@ const model::Session& TraceSession::add_process(pid_t pid) {
   session.mode = options_.mode;
   if (options_.mode == model::TraceMode::Sampled) session.duty_cycle = options_.duty_cycle;
   model::apply(*calibration_, session, result.warnings);
-  session.slot_checks_attached = options_.mode == model::TraceMode::Full;
+  session.slot_checks_attached = options_.mode == model::TraceMode::Full && resume_cycle_.has_value();
   if (found.routines.size() > UT_MAX_ROUTINES)
     result.warnings.push_back(fmt::format("{} hazardous routines mapped; tracing the first {}",
                                           found.routines.size(), UT_MAX_ROUTINES));
