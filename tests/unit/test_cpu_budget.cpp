@@ -76,6 +76,21 @@ TEST(CpuBudget, RecoversWhenWellUnderAndHoldsInBetween) {
   EXPECT_EQ(budget.level(), BudgetLevel::Normal);  // nothing above normal
 }
 
+// Levels far apart in cost: signal only at 0.6%, with resume probes at 8%, budget 2%. Without a
+// hold, it would swing between them every window; each step up taken back doubles the hold.
+TEST(CpuBudget, AStepUpTakenBackAtOnceWaitsLongerNextTime) {
+  CpuBudget budget({.percent = 2, .window_s = 5});
+  Feed feed(budget);
+  for (int i = 0; i < 400; ++i) feed.run(budget.level() >= BudgetLevel::SignalOnly ? 0.6 : 8, 0.5);
+  std::vector<double> ups;
+  for (const auto& step : feed.steps)
+    if (!step.degraded()) ups.push_back(step.at_s);
+  ASSERT_GE(ups.size(), 3u);
+  for (size_t i = 2; i < ups.size(); ++i) EXPECT_GT(ups[i] - ups[i - 1], ups[i - 1] - ups[i - 2]) << i;
+  EXPECT_LE(ups.size(), 6u) << "200 s with a 5 s window: swinging every window would step up ~20 times";
+  EXPECT_GE(budget.recover_hold_s(), 40);
+}
+
 TEST(CpuBudget, SignalOnlyModeSkipsTheResumeSteps) {
   CpuBudget budget({.percent = 1, .window_s = 2, .resume_probes = false});
   Feed feed(budget);

@@ -1,10 +1,13 @@
 #include "model/cpu_budget.h"
 
+#include <algorithm>
+
 namespace ut::model {
 
 namespace {
 
 constexpr double kReducedShare = 0.25;
+constexpr double kMaxHoldWindows = 64;
 
 }  // namespace
 
@@ -18,7 +21,7 @@ const char* to_string(BudgetLevel level) {
   return "?";
 }
 
-CpuBudget::CpuBudget(BudgetPolicy policy) : policy_(policy) {}
+CpuBudget::CpuBudget(BudgetPolicy policy) : policy_(policy), recover_hold_s_(policy.window_s) {}
 
 BudgetLevel CpuBudget::next(BudgetLevel from, int direction) const {
   int level = static_cast<int>(from) + direction;
@@ -44,10 +47,15 @@ std::optional<BudgetStep> CpuBudget::add(CostSample sample) {
   BudgetLevel to = level_;
   if (used > policy_.percent && level_ != BudgetLevel::NoNewProcesses)
     to = next(level_, +1);
-  else if (used < policy_.percent * policy_.recover_fraction && level_ != BudgetLevel::Normal)
+  else if (used < policy_.percent * policy_.recover_fraction && level_ != BudgetLevel::Normal &&
+           sample.at_s - last_step_at_s_ >= recover_hold_s_)
     to = next(level_, -1);
   if (to == level_) return std::nullopt;
   BudgetStep step{level_, to, used, sample.at_s};
+  if (step.degraded() && last_step_up_)  // the step up cost too much: hold longer before the next
+    recover_hold_s_ = std::min(recover_hold_s_ * 2, policy_.window_s * kMaxHoldWindows);
+  last_step_up_ = !step.degraded();
+  last_step_at_s_ = sample.at_s;
   level_ = to;
   (step.degraded() ? degradations_ : recoveries_)++;
   window_.assign(1, sample);

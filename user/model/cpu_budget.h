@@ -50,7 +50,10 @@ class CpuBudget {
 
   // Adds a sample (cumulative cost, times increasing). Once the samples since the last step span
   // the window, decides: a step when over budget or well under it, nothing otherwise. After a
-  // step the window starts again, so the next decision measures the new level only.
+  // step the window starts again, so the next decision measures the new level only. A step up
+  // waits until the level has held for its hold time: one window at first, doubled each time a
+  // step up had to be taken back at once (levels can differ in cost by far more than the
+  // budget's margin, which would otherwise swing between them every window).
   std::optional<BudgetStep> add(CostSample sample);
 
   BudgetLevel level() const { return level_; }
@@ -58,6 +61,7 @@ class CpuBudget {
   std::optional<double> used_percent() const;
   uint64_t degradations() const { return degradations_; }
   uint64_t recoveries() const { return recoveries_; }
+  double recover_hold_s() const { return recover_hold_s_; }
   const BudgetPolicy& policy() const { return policy_; }
 
  private:
@@ -67,6 +71,9 @@ class CpuBudget {
   BudgetLevel level_ = BudgetLevel::Normal;
   std::deque<CostSample> window_;
   std::optional<double> decided_percent_;
+  double last_step_at_s_ = 0;
+  double recover_hold_s_;
+  bool last_step_up_ = false;
   uint64_t degradations_ = 0;
   uint64_t recoveries_ = 0;
 };
