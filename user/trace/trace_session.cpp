@@ -127,7 +127,7 @@ BpfTracer& TraceSession::tracer() {
   tracer_ = std::make_unique<BpfTracer>(options_.ring_buffer_bytes);
   tracer_->attach_signal_hook();
   // Reading each hit's slot again hooks every syscall on the host (a few ns each): full mode only.
-  if (options_.mode == model::TraceMode::Full && resume_cycle_) tracer_->attach_slot_checks();
+  if (slot_checks_wanted()) tracer_->attach_slot_checks();
   load_ms_ = seconds_between(start, Clock::now()) * 1000;
   start_sampler();
   return *tracer_;
@@ -154,14 +154,19 @@ void TraceSession::set_resume_cycle(std::optional<model::DutyCycle> cycle) {
   if (!tracer_) return;  // applied when the programs load
   if (sampler_) sampler_->finish();  // ends the on-period: counts close, probes detach
   sampler_.reset();
-  // Full mode's slot checks hook every syscall on the host: they go with the resume probes.
-  if (options_.mode == model::TraceMode::Full && cycle && !tracer_->slot_checks_attached()) tracer_->attach_slot_checks();
-  if (!cycle && tracer_->slot_checks_attached()) {
+  if (slot_checks_wanted() && !tracer_->slot_checks_attached()) tracer_->attach_slot_checks();
+  if (!slot_checks_wanted() && tracer_->slot_checks_attached()) {
     tracer_->detach_slot_checks();
     for (auto& [pid, process] : processes_) process->result.session.slot_checks_attached = false;  // partial
   }
   start_sampler();
   if (sampler_ && !processes_.empty()) sampler_->tick();  // the next period starts now
+}
+
+// Full mode's slot checks hook every syscall on the host, which on a busy host costs more than
+// the resume probes: only while full mode runs as configured (the CPU budget may lower it).
+bool TraceSession::slot_checks_wanted() const {
+  return options_.mode == model::TraceMode::Full && resume_cycle_ && resume_cycle_->fraction >= 1.0;
 }
 
 uint64_t TraceSession::programs_run_ns() const { return tracer_ ? tracer_->programs_run_ns() : 0; }
@@ -238,7 +243,7 @@ const model::Session& TraceSession::add_process(pid_t pid) {
   session.mode = options_.mode;
   if (options_.mode == model::TraceMode::Sampled) session.duty_cycle = options_.duty_cycle;
   model::apply(*calibration_, session, result.warnings);
-  session.slot_checks_attached = options_.mode == model::TraceMode::Full && resume_cycle_.has_value();
+  session.slot_checks_attached = slot_checks_wanted();
   if (found.routines.size() > UT_MAX_ROUTINES)
     result.warnings.push_back(fmt::format("{} hazardous routines mapped; tracing the first {}",
                                           found.routines.size(), UT_MAX_ROUTINES));

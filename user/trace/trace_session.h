@@ -85,6 +85,7 @@ class TraceSession {
                     std::chrono::steady_clock::time_point until);
   void end_period();
   void start_sampler();
+  bool slot_checks_wanted() const;
 
   SessionOptions options_;
   analysis::AnalysisCache cache_;  // shared: many processes map the same unwinder
