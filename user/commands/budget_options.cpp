@@ -21,7 +21,9 @@ std::string describe_step(const model::BudgetStep& step, const model::BudgetPoli
   const char* effect = "";
   switch (step.to) {
     case model::BudgetLevel::Normal: effect = "tracing as configured again"; break;
-    case model::BudgetLevel::ReducedDuty: effect = "resume probes a quarter of the configured time"; break;
+    case model::BudgetLevel::ReducedDuty:
+      effect = "resume probes a quarter of the configured time (full mode: no slot checks)";
+      break;
     case model::BudgetLevel::SignalOnly: effect = "no resume probes (signal only)"; break;
     case model::BudgetLevel::NoNewProcesses: effect = "no new process traced, no rescans"; break;
   }
