@@ -8,6 +8,10 @@
  *   raised from a fault (si_code > 0; kill() and tgkill() have si_code <= 0), with the
  *   interrupted IP and SP and the fault address. Fires before any handler runs, so a crash
  *   reporter's handler does not hide the fault's registers.
+ *
+ * handle_exec (tp_btf/sched_process_exec): an exec of a process host mode traces (the tgids in
+ *   exec_watched), so its trace segment ends at once and the new image is analysed again, also
+ *   when it is the same program (a path check cannot tell). Attached by every host mode.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -36,6 +40,21 @@ struct {
 	__type(value, __u64);
 } crashes_lost SEC(".maps");
 
+/* A record of `size` bytes in the ring buffer, or NULL with the loss counted. */
+static __always_inline void *reserve_event(__u64 size)
+{
+	void *e = bpf_ringbuf_reserve(&crashes, size, 0);
+	__u32 zero = 0;
+	__u64 *lost;
+
+	if (!e) {
+		lost = bpf_map_lookup_elem(&crashes_lost, &zero);
+		if (lost)
+			__sync_fetch_and_add(lost, 1);
+	}
+	return e;
+}
+
 SEC("tp_btf/signal_deliver")
 int BPF_PROG(handle_fault_signal, int sig, struct kernel_siginfo *info, struct k_sigaction *ka)
 {
@@ -43,8 +62,6 @@ int BPF_PROG(handle_fault_signal, int sig, struct kernel_siginfo *info, struct k
 	struct task_struct *task;
 	struct ut_crash_event *e;
 	__u64 regs[UT_REG_COUNT];
-	__u32 zero = 0;
-	__u64 *lost;
 	int code;
 
 	if (sig != UT_FAULT_SIGSEGV && sig != UT_FAULT_SIGBUS && sig != UT_FAULT_SIGILL && sig != UT_FAULT_SIGFPE)
@@ -55,13 +72,9 @@ int BPF_PROG(handle_fault_signal, int sig, struct kernel_siginfo *info, struct k
 	task = bpf_get_current_task_btf();
 	if (bpf_probe_read_kernel(regs, sizeof(regs), (void *)bpf_task_pt_regs(task)))
 		return 0;
-	e = bpf_ringbuf_reserve(&crashes, sizeof(*e), 0);
-	if (!e) {
-		lost = bpf_map_lookup_elem(&crashes_lost, &zero);
-		if (lost)
-			__sync_fetch_and_add(lost, 1);
+	e = reserve_event(sizeof(*e));
+	if (!e)
 		return 0;
-	}
 	e->hdr.kind = UT_EVENT_CRASH;
 	e->hdr.tgid = pid_tgid >> 32;
 	e->hdr.tid = (__u32)pid_tgid;
@@ -75,6 +88,34 @@ int BPF_PROG(handle_fault_signal, int sig, struct kernel_siginfo *info, struct k
 	e->flags = ut_signal_flags(task, ka, e->sp);
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* Processes host mode traces: tgid -> 1, kept by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} exec_watched SEC(".maps");
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = p->tgid;
+	struct ut_event_header *e;
+
+	if (!bpf_map_lookup_elem(&exec_watched, &tgid))
+		return 0;
+	e = reserve_event(sizeof(*e));
+	if (!e)
+		return 0;
+	e->kind = UT_EVENT_EXEC;
+	e->tgid = tgid;
+	e->tid = p->pid;
+	e->pad = 0;
+	e->ktime_ns = bpf_ktime_get_ns();
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

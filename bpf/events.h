@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define UT_EVENTS_VERSION 3
+#define UT_EVENTS_VERSION 4
 
 #define UT_MAX_ROUTINES 4     /* hazardous routines watched per traced process */
 #define UT_MAX_WINDOW_INSNS 8 /* window instructions per routine */
@@ -293,5 +293,11 @@ struct ut_thread_end_event {
 	__u64 resumes;                                    /* its ut_thread_state.resumes, 0 if none */
 	__u64 signals[UT_MAX_SIGNAL][UT_DELIVERY_KINDS]; /* [sig - 1][enum ut_delivery] */
 };
+
+/*
+ * Host mode's exec watch (bpf/crash.bpf.c, handle_exec): a traced process (hdr.tgid) exec'd, even
+ * the same program again. The header alone; it shares the crash watch's ring buffer.
+ */
+#define UT_EVENT_EXEC 36
 
 #endif /* UNWINDTRACE_EVENTS_H */

@@ -153,6 +153,7 @@ TEST(AttachAll, ReportsEveryExposedProcessItFound) {
   exposed.go();
   auto json_path = std::filesystem::temp_directory_path() / fmt::format("ut-attach-all-{}.json", getpid());
   proc::ChildProcess tool({tool_path(), "attach", "--all", "-d", "3", "-q", "--json", json_path.string()});
+  tool.read_stdout_rest();  // the text reports: other exposed processes on the host can fill the pipe
   auto status = tool.wait(120);
   std::string err = tool.read_stderr_rest();
   ASSERT_EQ(status, 0) << err;
@@ -205,6 +206,80 @@ TEST(RecordHostMode, FullDiskDropsWholeRecordsSaysSoOnceAndExitsOne) {
   auto records = run.records();  // throws on a torn line
   EXPECT_EQ(records.size(), std::stoul(dropped[1].str()));
   exposed.process().send_signal(SIGKILL);
+}
+
+}  // namespace
+}  // namespace ut::runtime_test
+
+namespace ut::runtime_test {
+namespace {
+
+// The CPU budget under a storm: a budget no tracer can keep makes record degrade step by step,
+// say so on stderr, write each step as a host record, and really stop the resume probes.
+TEST(RecordCpuBudget, ATinyBudgetDegradesStepByStepAndRecordsEachStep) {
+  UT_REQUIRE_ROOT();
+  Workload exposed("gnu", {"--threads", "2", "--signal-rate", "5000", "--duration", "60"});
+  exposed.go();
+  RecordRun run({"--duration", "12", "--segment-s", "3", "--mode", "full", "--cpu-budget", "0.01",
+                 "--cpu-budget-window", "1", "-p", std::to_string(exposed.pid())});
+  auto status = run.process().wait(120);
+  std::string err = run.process().read_stderr_rest();
+  ASSERT_EQ(status, 0) << err;
+  for (const char* step : {"(normal -> reduced_duty)", "(reduced_duty -> signal_only)",
+                           "(signal_only -> no_new_processes)"})
+    EXPECT_NE(err.find(step), std::string::npos) << "no line for " << step << " in:\n" << err;
+
+  std::vector<std::string> levels;
+  std::vector<nlohmann::json> processes;
+  for (const auto& r : run.records()) {
+    if (r["kind"] == "host") {
+      ASSERT_FALSE(r["cpu_budget"].is_null());
+      EXPECT_DOUBLE_EQ(r["cpu_budget"]["percent"].get<double>(), 0.01);
+      levels.push_back(r["cpu_budget"]["level"]);
+    }
+    if (r["kind"] == "process" && r["pid"] == exposed.pid()) processes.push_back(r);
+  }
+  ASSERT_GE(levels.size(), 4u);
+  EXPECT_EQ(levels.front(), "normal");  // the host record at start
+  EXPECT_EQ(std::vector<std::string>(levels.begin() + 1, levels.begin() + 4),
+            (std::vector<std::string>{"reduced_duty", "signal_only", "no_new_processes"}));
+  ASSERT_GE(processes.size(), 2u);
+  const auto& last = processes.back();
+  EXPECT_EQ(last["cpu_budget_level"], "no_new_processes");
+  EXPECT_EQ(last["counts"]["resumes"], 0) << "resume probes still counting after signal-only";
+  EXPECT_GT(last["counts"]["signals"].get<uint64_t>(), 0u) << "the signal side stays";
+  uint64_t earlier_resumes = 0;
+  for (size_t i = 0; i + 1 < processes.size(); ++i) earlier_resumes += processes[i]["counts"]["resumes"].get<uint64_t>();
+  EXPECT_GT(earlier_resumes, 0u) << "full mode counted no resume before degrading";
+  exposed.process().send_signal(SIGKILL);
+}
+
+// An exec of the same program: the path does not change, the exec tracepoint tells. The old
+// image's trace ends at the exec and the new image is traced at once, long before a rescan.
+TEST(RecordHostMode, AnExecOfTheSameProgramEndsTheSegmentAndTracesTheNewImage) {
+  UT_REQUIRE_ROOT();
+  proc::ChildProcess target({std::string(UT_PROGRAM_DIR) + "/ut_throw_gnu"});
+  ASSERT_EQ(target.read_stdout_line(10), "ready");
+  RecordRun run({"--duration", "60", "--rescan-s", "600", "--segment-s", "600", "-p", std::to_string(target.pid())});
+  // record is running once its host record is out; then the first scan's time to trace the target.
+  ASSERT_TRUE(eventually(30, [&] { return !run.records().empty(); }));
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  target.write_stdin("reexec\n");
+  ASSERT_EQ(target.read_stdout_line(10), "ready") << "the program did not exec itself";
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  run.process().send_signal(SIGTERM);
+  ASSERT_EQ(run.process().wait(30), 0) << run.process().read_stderr_rest();
+
+  std::vector<nlohmann::json> segments;
+  for (const auto& r : run.records())
+    if (r["kind"] == "process" && r["pid"] == target.pid()) segments.push_back(r);
+  ASSERT_EQ(segments.size(), 2u) << "one segment per image";
+  EXPECT_TRUE(segments[0]["target_exited"].get<bool>()) << "the first image's trace ends at the exec";
+  EXPECT_FALSE(segments[1]["target_exited"].get<bool>());
+  EXPECT_EQ(segments[0]["process_start_ticks"], segments[1]["process_start_ticks"]);  // one process
+  EXPECT_EQ(segments[0]["exe"], segments[1]["exe"]);
+  EXPECT_LE(segments[0]["ended_at"].get<std::string>(), segments[1]["started_at"].get<std::string>());
+  EXPECT_NE(segments[1]["unwinder"]["object"].get<std::string>().find("libunwind"), std::string::npos);
 }
 
 }  // namespace

@@ -52,7 +52,7 @@ TEST(FleetReport, ExposureTotalsAndGroups) {
 
 TEST(FleetReport, ForecastIsTheSumOfRatesWithThePooledCountsInterval) {
   auto report = build_fleet_report(synthetic_records());
-  const CrashForecast& f = report.exposure.forecast;
+  const CrashForecast& f = report.exposure.observed;
   uint64_t hits = uint64_t(kFleetHosts) * kCorruptingHitsPerIngest;
   EXPECT_EQ(f.corrupting_hits, hits);
   double per_day = double(hits) / kCampaignSeconds * kSecondsPerDay;
@@ -93,9 +93,103 @@ TEST(FleetReport, SnapshotsSupersedeAndTracesOfOneProcessAddUp) {
   auto summary = summarize_exposure(set);
   EXPECT_EQ(summary.processes, 2u);
   EXPECT_DOUBLE_EQ(summary.observed_s, 180);
-  EXPECT_EQ(summary.forecast.corrupting_hits, 8u);
-  EXPECT_NEAR(summary.forecast.per_day, (3.0 / 120 + 5.0 / 60) * kSecondsPerDay, 1e-6);
+  EXPECT_EQ(summary.observed.corrupting_hits, 8u);
+  EXPECT_NEAR(summary.observed.per_day, (3.0 / 120 + 5.0 / 60) * kSecondsPerDay, 1e-6);
   EXPECT_EQ(summary.records_dropped, 4u);  // running totals of one writer: the largest, not the sum
+}
+
+// A process record carrying an exposure model whose crash rate is `rate` [low, high] per second
+// (only the fields report reads; attach --json's model object has them at these places).
+nlohmann::json modelled_record(int pid, const std::string& host_name, const std::string& started_at, double seconds,
+                               int corrupting, const nlohmann::json& rate) {
+  auto report = synthetic_report(pid, "/usr/bin/ingest", corrupting, 0, seconds);
+  report.started_at = started_at;
+  auto record = output::process_record(report, synthetic_host(host_name), output::ProcessFacts{}, 0);
+  record["exposure_model"] = {{"prediction", {{"crashes_per_s", rate}}}};
+  return record;
+}
+
+nlohmann::json rate(double value, double low, double high) { return {{"value", value}, {"low", low}, {"high", high}}; }
+
+TEST(FleetForecast, TheModelPredictsWhereThereIsOneAndObservedHitsStandInElsewhere) {
+  RecordSet set;
+  std::string reason;
+  auto add = [&](const nlohmann::json& record) { ASSERT_TRUE(add_record_line(record.dump(), set, reason)) << reason; };
+  // PID 1 on node-0: two segments with models, 60 s at 1e-4/s and 180 s at 2e-4/s (time-weighted: 1.75e-4).
+  add(modelled_record(1, "node-0", "2026-11-25T20:00:00Z", 60, 0, rate(1e-4, 0.5e-4, 2e-4)));
+  add(modelled_record(1, "node-0", "2026-11-25T20:01:00Z", 180, 0, rate(2e-4, 1e-4, 4e-4)));
+  // PID 2 on node-1: no model (null), 3 corrupting hits in 600 s: its observed rate stands in.
+  add(output::process_record(synthetic_report(2, "/usr/bin/ingest", 3, 0, 600), synthetic_host("node-1"),
+                             output::ProcessFacts{}, 0));
+  auto summary = summarize_exposure(set);
+  const PredictedCrashes& p = summary.predicted;
+  EXPECT_EQ(p.modelled, 1u);
+  EXPECT_EQ(p.observed_only, 1u);
+  EXPECT_STREQ(p.source(), "model+observed");
+  auto pid2 = forecast_from_counts({3}, {600});
+  EXPECT_NEAR(p.per_day, 1.75e-4 * kSecondsPerDay + pid2.per_day, 1e-9);
+  EXPECT_NEAR(p.interval.low, 0.875e-4 * kSecondsPerDay + pid2.interval.low, 1e-9);
+  EXPECT_NEAR(p.interval.high, 3.5e-4 * kSecondsPerDay + pid2.interval.high, 1e-9);
+  // Observed stays what the hits say, over every process: 3 hits.
+  EXPECT_EQ(summary.observed.corrupting_hits, 3u);
+  EXPECT_NEAR(summary.observed.per_day, 3.0 / 600 * kSecondsPerDay, 1e-9);
+  // Per host: node-0 is all model, node-1 all observed.
+  ASSERT_EQ(summary.by_host.size(), 2u);
+  for (const ExposureGroup& g : summary.by_host) {
+    if (g.key == "node-0") {
+      EXPECT_STREQ(g.predicted.source(), "model");
+      EXPECT_NEAR(g.predicted.per_day, 1.75e-4 * kSecondsPerDay, 1e-9);
+      EXPECT_EQ(g.observed.corrupting_hits, 0u);
+    } else {
+      EXPECT_STREQ(g.predicted.source(), "observed");
+      EXPECT_NEAR(g.predicted.per_day, g.observed.per_day, 1e-12);
+    }
+  }
+  EXPECT_EQ(summary.by_host[0].key, "node-1");  // sorted by the prediction: 432 > 15 a day
+  auto report = build_fleet_report(set);
+  auto json = fleet_to_json(report);
+  EXPECT_EQ(json["by_host"][0]["predicted_crashes"]["source"], "observed");
+  EXPECT_EQ(json["by_host"][0]["observed_crashes"]["corrupting_hits"], 3);
+  EXPECT_EQ(json["by_host"][1]["predicted_crashes"]["source"], "model");
+  EXPECT_EQ(json["by_host"][1]["predicted_crashes"]["processes_modelled"], 1);
+  std::string text = render_fleet_text(report);
+  EXPECT_NE(text.find("source model+observed"), std::string::npos) << text;
+}
+
+TEST(FleetForecast, AModelWithoutAFiniteRateCountsAsNoModel) {
+  RecordSet set;
+  std::string reason;
+  auto record = modelled_record(1, "node-0", "2026-11-25T20:00:00Z", 60, 1, rate(1e-4, 0, 2e-4));
+  record["exposure_model"]["prediction"]["crashes_per_s"]["high"] = nullptr;
+  ASSERT_TRUE(add_record_line(record.dump(), set, reason)) << reason;
+  record = modelled_record(2, "node-0", "2026-11-25T20:00:00Z", 60, 0, rate(0, 0, 0));
+  record["exposure_model"]["prediction"] = nullptr;  // a model section without a prediction
+  ASSERT_TRUE(add_record_line(record.dump(), set, reason)) << reason;
+  auto summary = summarize_exposure(set);
+  EXPECT_EQ(summary.predicted.modelled, 0u);
+  EXPECT_STREQ(summary.predicted.source(), "observed");
+  EXPECT_NEAR(summary.predicted.per_day, summary.observed.per_day, 1e-12);
+  EXPECT_STREQ(summarize_exposure(RecordSet{}).predicted.source(), "none");
+}
+
+// The model divides the resumes counted by the whole segment: only a full-mode trace the budget
+// never degraded counted them throughout.
+TEST(FleetForecast, OnlyAModelOfResumesCountedThroughoutIsUsed) {
+  auto summary_of = [](const std::string& mode, const nlohmann::json& budget_level) {
+    RecordSet set;
+    std::string reason;
+    auto record = modelled_record(1, "node-0", "2026-11-25T20:00:00Z", 60, 0, rate(1e-3, 1e-4, 1e-2));
+    record["mode"] = mode;
+    record["cpu_budget_level"] = budget_level;
+    EXPECT_TRUE(add_record_line(record.dump(), set, reason)) << reason;
+    return summarize_exposure(set).predicted;
+  };
+  EXPECT_STREQ(summary_of("full", nullptr).source(), "model");
+  EXPECT_STREQ(summary_of("full", "normal").source(), "model");
+  EXPECT_STREQ(summary_of("full", "reduced_duty").source(), "observed");
+  EXPECT_STREQ(summary_of("sampled", nullptr).source(), "observed");
+  EXPECT_STREQ(summary_of("signal_only", nullptr).source(), "observed");
+  EXPECT_EQ(summary_of("signal_only", nullptr).per_day, 0);  // no hit: the observed rate is 0
 }
 
 TEST(CrashClusters, MisalignedStackCrashesOnOneHostAreSuspectHardware) {
@@ -181,7 +275,9 @@ TEST(FleetRender, TextJsonAndHtmlAgree) {
   auto json = fleet_to_json(report);
   EXPECT_EQ(json["fleet"]["hosts"], kFleetHosts);
   EXPECT_EQ(json["crashes"]["clusters"].size(), report.crashes.clusters.size());
-  EXPECT_NEAR(json["fleet"]["predicted_crashes"]["per_day"].get<double>(), report.exposure.forecast.per_day, 1e-9);
+  EXPECT_NEAR(json["fleet"]["observed_crashes"]["per_day"].get<double>(), report.exposure.observed.per_day, 1e-9);
+  EXPECT_NEAR(json["fleet"]["predicted_crashes"]["per_day"].get<double>(), report.exposure.predicted.per_day, 1e-9);
+  EXPECT_EQ(json["fleet"]["predicted_crashes"]["source"], report.exposure.predicted.source());
   std::string html = render_fleet_html(report);
   EXPECT_TRUE(html.starts_with("<!DOCTYPE html>"));
   EXPECT_GE(std::count(html.begin(), html.end(), '<') - std::count(html.begin(), html.end(), '>'), 0);

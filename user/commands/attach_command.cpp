@@ -12,6 +12,7 @@
 #include "trace/host_session.h"
 #include "output/atomic_file.h"
 #include "trace/libbpf_log.h"
+#include "commands/budget_options.h"
 #include "trace/trace_session.h"
 
 namespace ut::commands {
@@ -22,6 +23,7 @@ struct AttachOptions {
   std::vector<int> pids;
   bool all = false;  // host mode: every exposed process, found and rescanned (as `record`)
   ModeOptions modes;  // sampled by default
+  BudgetOptions budget;  // --all only
   double duration_s = 0;
   double poll_ms = 100;
   uint32_t ring_mb = 8;
@@ -59,6 +61,7 @@ int run_attach(const AttachOptions& options) {
   host.poll_interval_ms = trace_options.poll_interval_ms;
   host.session = trace_options.session;
   host.on_note = [](const std::string& what) { fmt::print(stderr, "unwindtrace: {}\n", what); };
+  apply_budget_options(options.budget, host);
   std::vector<trace::TraceResult> results;
   host.on_segment = [&](trace::TraceResult& result, const output::ProcessFacts&, bool) {
     results.push_back(std::move(result));
@@ -86,6 +89,9 @@ Modes (the signal side is always traced in full: every signal counted, every hit
                signal's own SP and context register. For long or host-wide runs.
   full         every resume traced: exact resume counts and D of every resume. For a
                short diagnosis, or to check the sampled estimate.
+
+With --all, a CPU budget holds the tracer's own cost under --cpu-budget percent of one CPU
+(default 10), degrading step by step when over (as 'record': see 'record --help').
 
 Examples:
   unwindtrace attach -p 1234                       sampled, until Ctrl-C
@@ -120,6 +126,7 @@ Exit codes: 0 done (also: target not exposed), 2 usage (also: --json names a dir
                 "later (host mode; 'record' is its form for campaigns)")
       ->excludes(pid);
   add_mode_options(cmd, options->modes);
+  add_budget_options(cmd, options->budget);
   cmd->add_option("-d,--duration", options->duration_s, "stop after SECONDS (default: Ctrl-C or exit)")
       ->check(CLI::Range(0.0, 1e7));
   cmd->add_option("--json", options->output.json_path, "also write the report as JSON to FILE ('-': stdout)");

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "commands/budget_options.h"
 #include "commands/commands.h"
 #include "commands/mode_options.h"
 #include "errors.h"
@@ -33,6 +34,7 @@ struct RecordOptions {
   double segment_s = 60;
   double rescan_s = 2;
   ModeOptions modes{model::TraceMode::SignalOnly};
+  BudgetOptions budget;
   std::string metrics;
   std::vector<int> pids;
   std::vector<std::string> exes;
@@ -76,7 +78,9 @@ int run_record(const RecordOptions& options) {
     fmt::print(stderr, "unwindtrace: metrics on port {} (GET /metrics)\n", server->port());
   }
   auto now = [] { return output::iso8601_utc(std::chrono::system_clock::now()); };
-  writer.write(output::host_record(identity, frame, now()));
+  // The budget as it starts (normal, nothing measured yet); each step writes the host record again.
+  const model::CpuBudget starting({.percent = options.budget.percent, .window_s = options.budget.window_s});
+  writer.write(output::host_record(identity, frame, now(), options.budget.percent > 0 ? &starting : nullptr));
 
   trace::HostTraceOptions trace_options;
   trace_options.duration_s = options.duration_s > 0 ? options.duration_s : std::numeric_limits<double>::infinity();
@@ -88,6 +92,7 @@ int run_record(const RecordOptions& options) {
   for (const auto& exe : options.exes) trace_options.exes.push_back(std::filesystem::canonical(exe).string());
   if (!options.quiet) trace_options.on_note = [](const std::string& line) { fmt::print(stderr, "unwindtrace: {}\n", line); };
   output::HostMetrics host_metrics;
+  host_metrics.budget_percent = options.budget.percent;
   auto update_host_metrics = [&] {
     host_metrics.records_written = writer.written();
     host_metrics.records_dropped = writer.dropped();
@@ -97,8 +102,18 @@ int run_record(const RecordOptions& options) {
     host_metrics.rescans = stats.scans;
     host_metrics.processes_traced = stats.traced_now;
     host_metrics.last_rescan_s = stats.last_scan_s;
+    host_metrics.cpu_used_percent = stats.cpu_used_percent.value_or(0);
     update_host_metrics();
   };
+  // Each budget step: a host record saying where the budget stands, and the metrics.
+  apply_budget_options(options.budget, trace_options, [&](const model::BudgetStep& step, const model::CpuBudget& budget) {
+    writer.write(output::host_record(identity, frame, now(), &budget));
+    host_metrics.budget_level = static_cast<int>(step.to);
+    host_metrics.budget_degradations = budget.degradations();
+    host_metrics.budget_recoveries = budget.recoveries();
+    host_metrics.cpu_used_percent = step.used_percent;
+    update_host_metrics();
+  });
   size_t processes = 0, crashes = 0;
   trace_options.on_segment = [&](trace::TraceResult& result, const output::ProcessFacts& facts, bool last) {
     auto report = output::build_report(result.session, *result.joiner);
@@ -135,6 +150,16 @@ Modes (as attach): signal-only (default, cheapest: the signal hook only, no upro
 hits are still seen, resumes are not counted), full (also a uprobe per resume), sampled (resume
 probes attached --sample percent of every --sample-period).
 
+CPU budget: the tracer measures its own cost (its CPU time plus its BPF programs' run time in
+the traced processes, from the kernel's BPF statistics) over --cpu-budget-window seconds. Over
+--cpu-budget percent of one CPU (default 10), it degrades one step per window: resume probes a
+quarter of the time, then signal only, then no new processes (no rescans); well under (half the
+budget), it recovers one step per window. Each step prints a line (also with -q), writes the
+host record again (cpu_budget) and counts in the metrics. --cpu-budget 0: no budget.
+
+An exec of a traced process (even of the same program) is seen at once (sched_process_exec):
+its last record is written and the new image is traced anew.
+
 Examples:
   unwindtrace record --duration 60 --output /var/log/unwindtrace
   unwindtrace record --duration 3600 --mode sampled --output /var/log/unwindtrace --metrics 9464
@@ -157,6 +182,7 @@ Exit codes: 0 done, 1 records were dropped (full disk, ...) or internal error, 2
       ->check(CLI::Range(0.5, 1e6));
   cmd->add_option("--rescan-s", options->rescan_s, "look for new exposed processes this often")->check(CLI::Range(0.2, 3600.0));
   add_mode_options(cmd, options->modes);
+  add_budget_options(cmd, options->budget);
   cmd->add_option("--metrics", options->metrics, "serve metrics on [ADDRESS:]PORT (loopback unless an address is given)");
   cmd->add_option("-p,--pid", options->pids, "only these processes (default: every process on the host)")
       ->check(CLI::PositiveNumber);

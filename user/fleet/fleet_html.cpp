@@ -74,20 +74,22 @@ std::string chart_title(const std::string& title, size_t shown, size_t total) {
 std::vector<Bar> forecast_bars(const std::vector<ExposureGroup>& groups) {
   std::vector<Bar> bars;
   for (size_t i = 0; i < groups.size() && i < kMaxBars; ++i)
-    bars.push_back({groups[i].key, groups[i].forecast.per_day, groups[i].forecast.interval.low,
-                    groups[i].forecast.interval.high, false});
+    bars.push_back({groups[i].key, groups[i].predicted.per_day, groups[i].predicted.interval.low,
+                    groups[i].predicted.interval.high, false});
   return bars;
 }
 
 std::string group_table(const char* title, const std::vector<ExposureGroup>& groups) {
   std::string html = fmt::format("<h3>{}</h3><table><tr><th></th><th>processes</th><th>exposed</th><th>hosts</th>"
                                  "<th>resumes/s</th><th>interrupt signals/s</th><th>hits</th>"
-                                 "<th>crashes/day [interval]</th></tr>", title);
+                                 "<th>predicted crashes/day [interval]</th><th>source</th>"
+                                 "<th>observed crashes/day [interval]</th></tr>", title);
   for (const ExposureGroup& g : groups)
     html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4g}</td><td>{:.4g}</td><td>{}</td>"
-                        "<td>{:.3g} [{:.3g}, {:.3g}]</td></tr>",
+                        "<td>{:.3g} [{:.3g}, {:.3g}]</td><td>{}</td><td>{:.3g} [{:.3g}, {:.3g}]</td></tr>",
                         escape(g.key), g.processes, g.exposed, g.hosts, g.resumes_per_s, g.interrupt_signals_per_s,
-                        g.hits, g.forecast.per_day, g.forecast.interval.low, g.forecast.interval.high);
+                        g.hits, g.predicted.per_day, g.predicted.interval.low, g.predicted.interval.high,
+                        g.predicted.source(), g.observed.per_day, g.observed.interval.low, g.observed.interval.high);
   return html + "</table>";
 }
 
@@ -107,9 +109,12 @@ std::string render_fleet_html(const FleetReport& report) {
                       e.hosts, e.processes, e.exposed, e.observed_s, report.lines, report.files, report.bad_lines,
                       e.lost_events, e.records_dropped);
   html += fmt::format("<h2>Predicted window crashes per day, fleet-wide: {:.3g} [{:.3g}, {:.3g}]</h2>"
-                      "<p>{:.0f}% interval from {} corrupting window hit(s) (exact Poisson).</p>",
-                      e.forecast.per_day, e.forecast.interval.low, e.forecast.interval.high,
-                      e.forecast.confidence * 100, e.forecast.corrupting_hits);
+                      "<p>Source {}: the exposure model of {} process(es), the observed rate of {} without one. "
+                      "Observed: {:.3g} [{:.3g}, {:.3g}], the {:.0f}% interval from {} corrupting window hit(s) "
+                      "(exact Poisson).</p>",
+                      e.predicted.per_day, e.predicted.interval.low, e.predicted.interval.high, e.predicted.source(),
+                      e.predicted.modelled, e.predicted.observed_only, e.observed.per_day, e.observed.interval.low,
+                      e.observed.interval.high, e.observed.confidence * 100, e.observed.corrupting_hits);
   html += svg_bars(chart_title("Predicted crashes per day by unwinder build", std::min(kMaxBars, e.by_unwinder.size()),
                                e.by_unwinder.size()),
                    forecast_bars(e.by_unwinder), "crashes per day");

@@ -6,6 +6,15 @@ namespace {
 
 using nlohmann::json;
 
+json predicted_json(const PredictedCrashes& p) {
+  return {{"per_day", p.per_day},
+          {"low_per_day", p.interval.low},
+          {"high_per_day", p.interval.high},
+          {"source", p.source()},
+          {"processes_modelled", p.modelled},
+          {"processes_observed_only", p.observed_only}};
+}
+
 json forecast_json(const CrashForecast& f) {
   return {{"per_day", f.per_day},
           {"low_per_day", f.interval.low},
@@ -25,7 +34,8 @@ json groups_json(const std::vector<ExposureGroup>& groups) {
                    {"resumes_per_s", g.resumes_per_s},
                    {"interrupt_signals_per_s", g.interrupt_signals_per_s},
                    {"hits", g.hits},
-                   {"predicted_crashes", forecast_json(g.forecast)}});
+                   {"predicted_crashes", predicted_json(g.predicted)},
+                   {"observed_crashes", forecast_json(g.observed)}});
   return out;
 }
 
@@ -57,7 +67,8 @@ json fleet_to_json(const FleetReport& report) {
             {"observed_s", e.observed_s},
             {"lost_events", e.lost_events},
             {"records_dropped", e.records_dropped},
-            {"predicted_crashes", forecast_json(e.forecast)}}},
+            {"predicted_crashes", predicted_json(e.predicted)},
+            {"observed_crashes", forecast_json(e.observed)}}},
           {"by_unwinder", groups_json(e.by_unwinder)},
           {"by_executable", groups_json(e.by_executable)},
           {"by_host", groups_json(e.by_host)},

@@ -79,6 +79,14 @@ ProcessRecord parse_process(const json& r) {
   p.predicted_per_s = field<double>(model, "predicted_crashes_per_s");
   p.low_per_s = field<double>(model, "low_per_s");
   p.high_per_s = field<double>(model, "high_per_s");
+  if (auto exposure_model = nullable<json>(r, "exposure_model"))
+    if (auto prediction = nullable<json>(*exposure_model, "prediction")) {
+      const json crashes = field<json>(*prediction, "crashes_per_s");
+      auto value = nullable<double>(crashes, "value"), low = nullable<double>(crashes, "low"),
+           high = nullable<double>(crashes, "high");
+      if (value && low && high) p.model_crashes_per_s = ModelRate{*value, *low, *high};  // null: not finite
+    }
+  p.cpu_budget_level = nullable<std::string>(r, "cpu_budget_level").value_or("");
   const json lost = field<json>(r, "lost_events");
   p.kernel_lost_events = field<uint64_t>(lost, "resume") + field<uint64_t>(lost, "signal");
   p.resume_seq_gaps = field<uint64_t>(lost, "resume_seq_gaps");

@@ -20,6 +20,13 @@ struct HostRecord {
   std::optional<uint32_t> frame_max_bytes;
 };
 
+// A model's rate with its interval, per second.
+struct ModelRate {
+  double value = 0;
+  double low = 0;
+  double high = 0;
+};
+
 // One snapshot of one traced process: its totals since its trace started. A trace writes one
 // every few seconds and a last one at its end; a later snapshot supersedes the earlier ones.
 struct ProcessRecord {
@@ -47,6 +54,10 @@ struct ProcessRecord {
   double predicted_per_s = 0;
   double low_per_s = 0;
   double high_per_s = 0;
+  // exposure_model.prediction.crashes_per_s: the exposure model's crash rate and its interval;
+  // unset when the record has no model (no calibration, nothing traced, an older record).
+  std::optional<ModelRate> model_crashes_per_s;
+  std::string cpu_budget_level;  // the most degraded during the segment; "" without a budget
   uint64_t kernel_lost_events = 0;  // this process's ring-buffer losses in this segment
   uint64_t resume_seq_gaps = 0;
   uint64_t records_dropped = 0;     // the writer's count so far

@@ -22,7 +22,21 @@ struct PooledProcess {
   double resume_events = 0;  // rate × time, to average rates over the traces
   double interrupt_signals = 0;
   bool exposed = false;
+  double modelled_s = 0;   // seconds of segments with the exposure model
+  ModelRate model_x_s;     // their rates × seconds, to average over those segments
+  std::optional<ModelRate> model() const {
+    if (modelled_s <= 0) return std::nullopt;
+    return ModelRate{model_x_s.value / modelled_s, model_x_s.low / modelled_s, model_x_s.high / modelled_s};
+  }
 };
+
+// The model needs the resume rate over the whole segment: a full-mode trace that the CPU budget
+// never degraded. Signal-only traces count no resume, sampled (or degraded) ones count them part
+// of the time, and the model divides by the whole segment: their predictions are not used.
+std::optional<ModelRate> usable_model(const ProcessRecord& r) {
+  if (r.mode != "full" || !(r.cpu_budget_level.empty() || r.cpu_budget_level == "normal")) return std::nullopt;
+  return r.model_crashes_per_s;
+}
 
 using ProcessKey = std::tuple<std::string, std::string, int32_t, uint64_t>;  // host, boot, pid, start
 
@@ -43,6 +57,12 @@ std::vector<PooledProcess> pool_processes(const RecordSet& records) {
     p.resume_events += r->resumes_per_s * r->duration_s;
     p.interrupt_signals += r->interrupt_signals_per_s * r->duration_s;
     p.exposed = p.exposed || r->exposure != "not_exposed";
+    if (const auto m = usable_model(*r)) {
+      p.modelled_s += r->duration_s;
+      p.model_x_s.value += m->value * r->duration_s;
+      p.model_x_s.low += m->low * r->duration_s;
+      p.model_x_s.high += m->high * r->duration_s;
+    }
   }
   std::vector<PooledProcess> out;
   for (auto& [key, p] : pooled) out.push_back(p);
@@ -57,6 +77,30 @@ std::string unwinder_key(const ProcessRecord& r) {
                                     : fmt::format("{} ({}, {})", name, build, r.unwinder_package);
 }
 
+// The model's rates of the processes that have one, summed, plus the observed forecast of the rest.
+PredictedCrashes predict(const std::vector<const PooledProcess*>& processes, double confidence) {
+  PredictedCrashes predicted;
+  std::vector<uint64_t> counts;
+  std::vector<double> times;
+  for (const PooledProcess* p : processes) {
+    if (auto m = p->model()) {
+      predicted.modelled++;
+      predicted.per_day += m->value * kSecondsPerDay;
+      predicted.interval.low += m->low * kSecondsPerDay;
+      predicted.interval.high += m->high * kSecondsPerDay;
+    } else {
+      predicted.observed_only++;
+      counts.push_back(p->corrupting_hits);
+      times.push_back(p->observed_s);
+    }
+  }
+  auto rest = forecast_from_counts(counts, times, confidence);
+  predicted.per_day += rest.per_day;
+  predicted.interval.low += rest.interval.low;
+  predicted.interval.high += rest.interval.high;
+  return predicted;
+}
+
 std::vector<ExposureGroup> group_by(const std::vector<PooledProcess>& processes,
                                     const std::function<std::string(const ProcessRecord&)>& key_of,
                                     double confidence) {
@@ -65,6 +109,7 @@ std::vector<ExposureGroup> group_by(const std::vector<PooledProcess>& processes,
     std::set<std::string> hosts;
     std::vector<uint64_t> counts;
     std::vector<double> times;
+    std::vector<const PooledProcess*> members;
   };
   std::map<std::string, Acc> groups;
   for (const PooledProcess& p : processes) {
@@ -80,21 +125,30 @@ std::vector<ExposureGroup> group_by(const std::vector<PooledProcess>& processes,
     acc.hosts.insert(p.first->host);
     acc.counts.push_back(p.corrupting_hits);
     acc.times.push_back(p.observed_s);
+    acc.members.push_back(&p);
   }
   std::vector<ExposureGroup> out;
   for (auto& [key, acc] : groups) {
     acc.group.key = key;
     acc.group.hosts = acc.hosts.size();
-    acc.group.forecast = forecast_from_counts(acc.counts, acc.times, confidence);
+    acc.group.observed = forecast_from_counts(acc.counts, acc.times, confidence);
+    acc.group.predicted = predict(acc.members, confidence);
     out.push_back(std::move(acc.group));
   }
   std::stable_sort(out.begin(), out.end(), [](const ExposureGroup& a, const ExposureGroup& b) {
-    return std::tie(b.forecast.per_day, b.exposed, b.processes) < std::tie(a.forecast.per_day, a.exposed, a.processes);
+    return std::tie(b.predicted.per_day, b.observed.per_day, b.exposed, b.processes) <
+           std::tie(a.predicted.per_day, a.observed.per_day, a.exposed, a.processes);
   });
   return out;
 }
 
 }  // namespace
+
+const char* PredictedCrashes::source() const {
+  if (modelled && observed_only) return "model+observed";
+  if (modelled) return "model";
+  return observed_only ? "observed" : "none";
+}
 
 CrashForecast forecast_from_counts(const std::vector<uint64_t>& counts, const std::vector<double>& observed_s,
                                    double confidence) {
@@ -138,15 +192,18 @@ FleetSummary summarize_exposure(const RecordSet& records, double confidence) {
   summary.processes = processes.size();
   std::vector<uint64_t> counts;
   std::vector<double> times;
+  std::vector<const PooledProcess*> all;
   for (const PooledProcess& p : processes) {
     summary.exposed += p.exposed;
     summary.observed_s += p.observed_s;
     counts.push_back(p.corrupting_hits);
     times.push_back(p.observed_s);
+    all.push_back(&p);
   }
   for (const auto& [boot, dropped] : dropped_per_boot) summary.records_dropped += dropped;
   for (const auto& [segment, lost] : lost_per_segment) summary.lost_events += lost;
-  summary.forecast = forecast_from_counts(counts, times, confidence);
+  summary.observed = forecast_from_counts(counts, times, confidence);
+  summary.predicted = predict(all, confidence);
   summary.by_unwinder = group_by(processes, unwinder_key, confidence);
   summary.by_executable = group_by(
       processes,

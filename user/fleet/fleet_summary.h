@@ -14,11 +14,23 @@ namespace ut::fleet {
 
 inline constexpr double kSecondsPerDay = 86400;
 
+// Observed: corrupting window hits over the observed time.
 struct CrashForecast {
   double per_day = 0;
   model::Interval interval;  // per day, at `confidence`
   uint64_t corrupting_hits = 0;
   double confidence = 0.95;
+};
+
+// Predicted: the exposure model's crash rate of each process that has one (its records'
+// exposure_model), plus the observed forecast of the processes without one.
+struct PredictedCrashes {
+  double per_day = 0;
+  model::Interval interval;  // per day: the model's intervals added (one calibration: their errors move together)
+  size_t modelled = 0;       // processes with the exposure model
+  size_t observed_only = 0;  // processes without one: their observed forecast is added
+  // "model", "observed" (no process had a model), "model+observed", or "none"
+  const char* source() const;
 };
 
 struct ExposureGroup {
@@ -30,7 +42,8 @@ struct ExposureGroup {
   double resumes_per_s = 0;            // summed over the group's processes
   double interrupt_signals_per_s = 0;  // summed
   uint64_t hits = 0;
-  CrashForecast forecast;
+  PredictedCrashes predicted;
+  CrashForecast observed;
 };
 
 struct FleetSummary {
@@ -40,7 +53,8 @@ struct FleetSummary {
   double observed_s = 0;
   uint64_t lost_events = 0;      // kernel losses plus resume sequence gaps, summed over segments
   uint64_t records_dropped = 0;  // the largest count each host boot's writer reported, summed
-  CrashForecast forecast;        // fleet-wide
+  PredictedCrashes predicted;     // fleet-wide
+  CrashForecast observed;
   std::vector<ExposureGroup> by_unwinder;
   std::vector<ExposureGroup> by_executable;
   std::vector<ExposureGroup> by_host;

@@ -7,19 +7,22 @@ namespace ut::fleet {
 
 namespace {
 
-std::string forecast_text(const CrashForecast& f) {
-  return fmt::format("{:.3g} [{:.3g}, {:.3g}]", f.per_day, f.interval.low, f.interval.high);
+std::string rate_text(double per_day, const model::Interval& interval) {
+  return fmt::format("{:.3g} [{:.3g}, {:.3g}]", per_day, interval.low, interval.high);
 }
 
 void group_table(std::string& out, const char* title, const std::vector<ExposureGroup>& groups) {
   out += fmt::format("\n{}\n", title);
-  out += fmt::format("  {:<52} {:>6} {:>7} {:>5} {:>9} {:>9} {:>6}  {}\n", "", "procs", "exposed", "hosts",
-                     "resumes/s", "irq sig/s", "hits", "crashes/day [95%]");
+  out += fmt::format("  {:<52} {:>6} {:>7} {:>5} {:>9} {:>9} {:>6}  {:<28} {:<28} {}\n", "", "procs", "exposed",
+                     "hosts", "resumes/s", "irq sig/s", "hits", "predicted crashes/day [95%]",
+                     "observed crashes/day [95%]", "source");
   for (const ExposureGroup& g : groups) {
     std::string key = g.key.size() > 52 ? g.key.substr(0, 51) + "…" : g.key;
-    out += fmt::format("  {:<52} {:>6} {:>7} {:>5} {:>9} {:>9} {:>6}  {}\n", key, g.processes, g.exposed, g.hosts,
-                       output::compact_count(g.resumes_per_s), output::compact_count(g.interrupt_signals_per_s),
-                       g.hits, forecast_text(g.forecast));
+    out += fmt::format("  {:<52} {:>6} {:>7} {:>5} {:>9} {:>9} {:>6}  {:<28} {:<28} {}\n", key, g.processes,
+                       g.exposed, g.hosts, output::compact_count(g.resumes_per_s),
+                       output::compact_count(g.interrupt_signals_per_s), g.hits,
+                       rate_text(g.predicted.per_day, g.predicted.interval),
+                       rate_text(g.observed.per_day, g.observed.interval), g.predicted.source());
   }
 }
 
@@ -34,8 +37,13 @@ std::string render_fleet_text(const FleetReport& report) {
   if (e.lost_events || e.records_dropped)
     out += fmt::format("Incomplete: {} event(s) lost in the kernel, {} record(s) dropped by writers\n",
                        e.lost_events, e.records_dropped);
-  out += fmt::format("Predicted window crashes per day, fleet-wide: {} ({:.0f}% interval, from {} corrupting hit(s))\n",
-                     forecast_text(e.forecast), e.forecast.confidence * 100, e.forecast.corrupting_hits);
+  out += fmt::format("Predicted window crashes per day, fleet-wide: {} (source {}: the exposure model of {} "
+                     "process(es), the observed rate of {} without one)\n",
+                     rate_text(e.predicted.per_day, e.predicted.interval), e.predicted.source(), e.predicted.modelled,
+                     e.predicted.observed_only);
+  out += fmt::format("Observed window crashes per day, fleet-wide:  {} ({:.0f}% interval, from {} corrupting hit(s))\n",
+                     rate_text(e.observed.per_day, e.observed.interval), e.observed.confidence * 100,
+                     e.observed.corrupting_hits);
   group_table(out, "Exposure by unwinder build", e.by_unwinder);
   group_table(out, "Exposure by executable", e.by_executable);
   group_table(out, "Exposure by host", e.by_host);

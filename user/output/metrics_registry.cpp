@@ -43,7 +43,18 @@ struct MetricsRegistry::Families {
         rescans(BuildCounter().Name("unwindtrace_rescans_total").Help("Scans of the host's processes").Register(r).Add({})),
         traced(BuildGauge().Name("unwindtrace_processes_traced").Help("Processes traced now").Register(r).Add({})),
         rescan_seconds(BuildGauge().Name("unwindtrace_last_rescan_seconds")
-                           .Help("Time the last scan of the host's processes took").Register(r).Add({})) {}
+                           .Help("Time the last scan of the host's processes took").Register(r).Add({})),
+        budget_percent(BuildGauge().Name("unwindtrace_cpu_budget_percent")
+                           .Help("The CPU budget held, percent of one CPU (0: none)").Register(r).Add({})),
+        cpu_used_percent(BuildGauge().Name("unwindtrace_cpu_used_percent")
+                             .Help("The tracer's cost over the budget's window: its CPU plus its BPF programs' run time, percent of one CPU")
+                             .Register(r).Add({})),
+        budget_level(BuildGauge().Name("unwindtrace_cpu_budget_level")
+                         .Help("Degradation level: 0 normal, 1 reduced duty, 2 signal only, 3 no new processes").Register(r).Add({})),
+        budget_steps(BuildCounter().Name("unwindtrace_cpu_budget_steps_total")
+                         .Help("Steps the CPU budget took, by direction").Register(r)),
+        degradations(budget_steps.Add({{"direction", "degrade"}})),
+        recoveries(budget_steps.Add({{"direction", "recover"}})) {}
   Family<Counter>* counters[kCounters];
   Family<Gauge>& resumes_per_s;
   Family<Gauge>& interrupt_per_s;
@@ -53,6 +64,12 @@ struct MetricsRegistry::Families {
   Counter& rescans;
   Gauge& traced;
   Gauge& rescan_seconds;
+  Gauge& budget_percent;
+  Gauge& cpu_used_percent;
+  Gauge& budget_level;
+  Family<Counter>& budget_steps;
+  Counter& degradations;
+  Counter& recoveries;
 };
 
 MetricsRegistry::MetricsRegistry()
@@ -81,6 +98,11 @@ void MetricsRegistry::update(const HostMetrics& h) {
   advance(families_->rescans, h.rescans, last_rescans_);
   families_->traced.Set(static_cast<double>(h.processes_traced));
   families_->rescan_seconds.Set(h.last_rescan_s);
+  advance(families_->degradations, h.budget_degradations, last_degradations_);
+  advance(families_->recoveries, h.budget_recoveries, last_recoveries_);
+  families_->budget_percent.Set(h.budget_percent);
+  families_->cpu_used_percent.Set(h.cpu_used_percent);
+  families_->budget_level.Set(h.budget_level);
 }
 
 std::string MetricsRegistry::render() const {

@@ -39,6 +39,12 @@ struct HostMetrics {
   uint64_t processes_traced = 0;  // now
   uint64_t rescans = 0;
   double last_rescan_s = 0;
+  // The CPU budget (docs/fleet.md); budget_percent 0: none held.
+  double budget_percent = 0;
+  double cpu_used_percent = 0;  // the tracer's cost over the budget's window
+  int budget_level = 0;         // 0 normal .. 3 no new processes (model::BudgetLevel)
+  uint64_t budget_degradations = 0;
+  uint64_t budget_recoveries = 0;
 };
 
 class MetricsRegistry {
@@ -55,7 +61,7 @@ class MetricsRegistry {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> families_;
   std::mutex mutex_;
-  uint64_t last_written_ = 0, last_dropped_ = 0, last_rescans_ = 0;
+  uint64_t last_written_ = 0, last_dropped_ = 0, last_rescans_ = 0, last_degradations_ = 0, last_recoveries_ = 0;
 };
 
 }  // namespace ut::output

@@ -86,7 +86,7 @@ CorruptionEstimate estimate_corruptions(const Report& report, double confidence)
 }
 
 json host_record(const host::HostIdentity& host, const std::optional<host::FrameSize>& frame,
-                 const std::string& time) {
+                 const std::string& time, const model::CpuBudget* budget) {
   json record = envelope("host", host, time);
   record["cpu_model"] = host.info.cpu_model;
   record["kernel"] = host.info.kernel_release;
@@ -94,6 +94,17 @@ json host_record(const host::HostIdentity& host, const std::optional<host::Frame
   record["calibration"] = {
       {"signal_frame_bytes",
        frame ? json{{"min", frame->min_bytes}, {"max", frame->max_bytes}} : json(nullptr)}};
+  if (budget) {
+    auto used = budget->used_percent();
+    record["cpu_budget"] = {{"percent", budget->policy().percent},
+                            {"window_s", budget->policy().window_s},
+                            {"level", model::to_string(budget->level())},
+                            {"used_percent", used ? json(*used) : json(nullptr)},
+                            {"degradations", budget->degradations()},
+                            {"recoveries", budget->recoveries()}};
+  } else {
+    record["cpu_budget"] = nullptr;
+  }
   return record;
 }
 
@@ -121,7 +132,7 @@ json process_record(const Report& report, const host::HostIdentity& host, const 
   record["started_at"] = report.started_at;
   record["ended_at"] = report.ended_at;
   record["duration_s"] = report.duration_s;
-  record["target_exited"] = report.target_exited;
+  record["target_exited"] = report.target_exited || !report.target_change.empty();  // exited or exec'd
   record["exposure"] = to_string(report.exposure);
   record["rates"] = {{"resumes_per_s", a.resumes_per_s ? json(*a.resumes_per_s) : json(nullptr)},
                      {"signals_per_s", a.signals_per_s},
@@ -153,6 +164,7 @@ json process_record(const Report& report, const host::HostIdentity& host, const 
                            {"signal", report.lost.kernel[UT_LOST_SIGNAL]},
                            {"resume_seq_gaps", report.lost.resume_seq_gaps}};
   record["records_dropped"] = records_dropped;
+  record["cpu_budget_level"] = facts.cpu_budget_level ? json(model::to_string(*facts.cpu_budget_level)) : json(nullptr);
   record["routines"] = routines_json(report);
   return record;
 }

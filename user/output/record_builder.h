@@ -12,6 +12,7 @@
 
 #include "host/host_identity.h"
 #include "host/signal_frame.h"
+#include "model/cpu_budget.h"
 #include "output/report.h"
 #include "proc/process_container.h"
 
@@ -27,6 +28,7 @@ struct ProcessFacts {
   std::string unwinder_object;  // the hazardous object traced, "" when none
   std::string unwinder_build_id;
   std::string unwinder_package;  // "libunwind8 1.6.2-3 amd64", "" when dpkg does not know it
+  std::optional<model::BudgetLevel> cpu_budget_level;  // the most degraded during the segment; unset: no budget
 };
 
 // A fatal signal's signature: what the crash looked like, never what memory held.
@@ -64,8 +66,9 @@ struct CorruptionEstimate {
 // Poisson interval on their count (a process with none gets 0 and an upper bound).
 CorruptionEstimate estimate_corruptions(const Report& report, double confidence = 0.95);
 
+// `budget`: the CPU budget held, as it stands (a host record is written again at each step).
 nlohmann::json host_record(const host::HostIdentity& host, const std::optional<host::FrameSize>& frame,
-                           const std::string& time);
+                           const std::string& time, const model::CpuBudget* budget = nullptr);
 nlohmann::json process_record(const Report& report, const host::HostIdentity& host,
                               const ProcessFacts& facts, uint64_t records_dropped);
 nlohmann::json crash_record(const CrashSignature& crash, const host::HostIdentity& host,

@@ -13,6 +13,7 @@
 #include "trace.skel.h"
 #include "trace/bpf_lifecycle.h"
 #include "trace/libbpf_log.h"
+#include "trace/tracer_cost.h"
 
 namespace ut::trace {
 
@@ -43,6 +44,7 @@ BpfTracer::BpfTracer(uint32_t ring_buffer_bytes) {
 
 BpfTracer::~BpfTracer() {
   links_.clear();  // detach before the programs go away
+  slot_checks_.reset();
   ring_buffer__free(ring_);
   trace_bpf__destroy(skel_);
 }
@@ -120,8 +122,10 @@ void BpfTracer::attach_slot_checks() {
   if (!link)
     throw kernel_error("cannot attach to tracepoint syscalls/sys_enter_rt_sigreturn", errno,
                        "this kernel lacks syscall tracepoints (CONFIG_FTRACE_SYSCALLS)");
-  links_.emplace_back(link);
+  slot_checks_.reset(link);
 }
+
+void BpfTracer::detach_slot_checks() { slot_checks_.reset(); }
 
 LinkPtr BpfTracer::attach_resume_probe(pid_t pid, const std::string& path, uint64_t file_offset,
                                        uint32_t routine_index) {
@@ -195,5 +199,7 @@ std::array<uint64_t, UT_LOST_KINDS> BpfTracer::lost_events(pid_t pid) const {
     for (size_t kind = 0; kind < UT_LOST_KINDS; ++kind) out[kind] += cpu.n[kind];
   return out;
 }
+
+uint64_t BpfTracer::programs_run_ns() const { return trace::programs_run_ns(skel_->obj); }
 
 }  // namespace ut::trace

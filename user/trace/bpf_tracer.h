@@ -56,6 +56,8 @@ class BpfTracer {
   // Reads each window hit's slot again at the handler's rt_sigreturn (its syscall tracepoint):
   // every syscall on the host pays ~50-100 ns while attached, so only full tracing attaches it.
   void attach_slot_checks();
+  void detach_slot_checks();  // the CPU budget's signal-only step: every syscall pays nothing again
+  bool slot_checks_attached() const { return slot_checks_ != nullptr; }
   // A uprobe at `file_offset` of the object at `path`, firing once per entry into routine
   // `routine_index` of `pid`'s ut_target; it counts only while the resume period is non-zero.
   LinkPtr attach_resume_probe(pid_t pid, const std::string& path, uint64_t file_offset,
@@ -69,11 +71,13 @@ class BpfTracer {
   std::vector<SignalCount> signal_counts(pid_t pid) const;
   std::map<uint32_t, ut_thread_state> thread_states() const;  // tid -> state, every process
   std::array<uint64_t, UT_LOST_KINDS> lost_events(pid_t pid) const;
+  uint64_t programs_run_ns() const;  // with bpf_stats on (trace/tracer_cost.h)
 
  private:
   trace_bpf* skel_ = nullptr;
   ring_buffer* ring_ = nullptr;
   std::vector<LinkPtr> links_;  // the signal hook
+  LinkPtr slot_checks_;
   const EventHandlers* handlers_ = nullptr;  // valid during drain()
 
   static int dispatch(void* self, void* data, size_t size);

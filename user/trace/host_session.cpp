@@ -16,7 +16,9 @@
 #include "proc/process_exposure.h"
 #include "proc/process_info.h"
 #include "proc/process_list.h"
-#include "trace/crash_watch.h"
+#include "proc/link_map.h"
+#include "trace/host_watch.h"
+#include "trace/tracer_cost.h"
 
 namespace ut::trace {
 
@@ -37,25 +39,36 @@ std::string exe_build_id(pid_t pid) {
 // What host mode keeps per traced process besides the session's own state.
 struct Tracked {
   proc::ProcessInfo info;  // to notice an exec (same PID and start, another exe)
-  output::ProcessFacts facts;
+  output::ProcessFacts facts;  // its cpu_budget_level: the most degraded during the segment
   std::vector<std::pair<uint64_t, uint64_t>> routines;  // [start, end) of its hazardous routines
 };
 
 class HostTracer {
  public:
-  explicit HostTracer(const HostTraceOptions& options) : options_(options), session_(session_options(options)) {
-    if (options.on_crash) crash_watch_ = std::make_unique<CrashWatch>();
+  explicit HostTracer(const HostTraceOptions& options)
+      : options_(options), session_(session_options(options)), watch_(static_cast<bool>(options.on_crash)) {
+    if (options.budget.percent > 0) {
+      model::BudgetPolicy policy = options.budget;
+      policy.resume_probes = configured_cycle().has_value();
+      budget_.emplace(policy);
+      cost_ = std::make_unique<TracerCost>();
+    }
   }
 
   HostScanStats run() {
-    auto started = Clock::now();
-    auto segment_started = started;
+    started_ = Clock::now();
+    auto segment_started = started_;
     rescan();
+    measure_cost();  // from here: the first scan (dpkg's file lists, every process) is a start-up cost
     auto last_scan = Clock::now();
     for (;;) {
-      for (pid_t pid : session_.poll(options_.poll_interval_ms)) end(pid, "exited");
-      drain_crashes();
-      if ((options_.stop && options_.stop->load()) || seconds_since(started) >= options_.duration_s) break;
+      auto ended = session_.poll(options_.poll_interval_ms);
+      drain_watch();  // first: an exec the session saw as a change is ended as an exec
+      for (pid_t pid : ended)
+        if (tracked_.count(pid)) end(pid, "exited");
+      analyse_execd();
+      measure_cost();
+      if ((options_.stop && options_.stop->load()) || seconds_since(started_) >= options_.duration_s) break;
       if (seconds_since(last_scan) >= options_.rescan_interval_s) {
         rescan();
         last_scan = Clock::now();
@@ -65,7 +78,7 @@ class HostTracer {
         segment_started = Clock::now();
       }
     }
-    drain_crashes();
+    drain_watch();
     for (pid_t pid : session_.processes()) hand_out(pid, true);
     stats_.traced_now = 0;
     return stats_;
@@ -75,12 +88,46 @@ class HostTracer {
   const HostTraceOptions& options_;
   std::set<std::pair<uint32_t, uint32_t>> hit_threads_;  // (tgid, tid) with a window hit
   TraceSession session_;
-  std::unique_ptr<CrashWatch> crash_watch_;
+  HostWatch watch_;
+  std::set<pid_t> execd_;  // exec'd since their trace ended: their new image is analysed at once
   analysis::AnalysisCache cache_;
   host::PackageIndex packages_;
   std::map<pid_t, Tracked> tracked_;
   std::set<std::pair<pid_t, uint64_t>> failed_;  // (pid, start) that could not be traced: not retried
   HostScanStats stats_;
+  std::optional<model::CpuBudget> budget_;
+  std::unique_ptr<TracerCost> cost_;  // bpf_stats on while a budget is held
+  Clock::time_point started_{};
+
+  std::optional<model::DutyCycle> configured_cycle() const {
+    switch (options_.session.mode) {
+      case model::TraceMode::Full: return model::DutyCycle{1.0, 1.0};
+      case model::TraceMode::Sampled: return options_.session.duty_cycle;
+      case model::TraceMode::SignalOnly: break;
+    }
+    return std::nullopt;
+  }
+
+  // The tracer's cost so far (this process's CPU and its BPF programs' run time), to the budget.
+  void measure_cost() {
+    if (!budget_) return;
+    uint64_t cost = TracerCost::process_cpu_ns() + session_.programs_run_ns() +
+                    watch_.programs_run_ns();
+    auto step = budget_->add({seconds_since(started_), cost});
+    stats_.cpu_used_percent = budget_->used_percent();
+    if (!step) return;
+    session_.set_resume_cycle(model::budget_duty_cycle(step->to, configured_cycle()));
+    for (auto& [pid, tracked] : tracked_)
+      tracked.facts.cpu_budget_level = std::max(tracked.facts.cpu_budget_level.value_or(step->to), step->to);
+    stats_.budget_level = step->to;
+    stats_.budget_degradations = budget_->degradations();
+    stats_.budget_recoveries = budget_->recoveries();
+    if (options_.on_budget) options_.on_budget(*step, *budget_);
+  }
+
+  std::optional<model::BudgetLevel> budget_level() const {
+    return budget_ ? std::optional(budget_->level()) : std::nullopt;
+  }
 
   SessionOptions session_options(const HostTraceOptions& options) {
     SessionOptions session = options.session;
@@ -96,24 +143,30 @@ class HostTracer {
     if (options_.on_note) options_.on_note(text);
   }
 
-  void hand_out(pid_t pid, bool last) {
+  void hand_out(pid_t pid, bool last, const char* change = nullptr) {
     auto result = session_.remove_process(pid);
+    if (change && result.session.target_change.empty()) result.session.target_change = change;
     if (options_.on_segment) options_.on_segment(result, tracked_.at(pid).facts, last);
-    if (last) tracked_.erase(pid);
+    if (last) {
+      tracked_.erase(pid);
+      watch_.unwatch_exec(pid);
+    }
   }
 
-  void end(pid_t pid, const char* why) {
+  void end(pid_t pid, const char* why, const char* change = nullptr) {
     auto comm = tracked_.at(pid).info.comm;
-    hand_out(pid, true);
+    hand_out(pid, true, change);
     note(fmt::format("PID {} ({}) {}: last record written", pid, comm, why));
   }
 
   void next_segment(pid_t pid) {
     hand_out(pid, false);
+    tracked_.at(pid).facts.cpu_budget_level = budget_level();
     try {
       session_.add_process(pid);
     } catch (const std::exception& e) {  // it went away between the segments
       tracked_.erase(pid);
+      watch_.unwatch_exec(pid);
       note(fmt::format("PID {}: not traced further: {}", pid, e.what()));
     }
   }
@@ -129,10 +182,13 @@ class HostTracer {
   void rescan() {
     auto started = Clock::now();
     for (pid_t pid : session_.processes())
-      if (exec_d(tracked_.at(pid))) end(pid, "exec'd");
-    auto pids = options_.only.empty() ? proc::list_pids() : options_.only;
-    for (pid_t pid : pids)
-      if (!tracked_.count(pid)) consider(pid);
+      if (exec_d(tracked_.at(pid))) end(pid, "exec'd", "it exec'd another program");
+    // Over budget at the last step: the processes traced stay, no new one is looked for.
+    if (budget_level() != model::BudgetLevel::NoNewProcesses) {
+      auto pids = options_.only.empty() ? proc::list_pids() : options_.only;
+      for (pid_t pid : pids)
+        if (!tracked_.count(pid)) consider(pid);
+    }
     stats_.scans++;
     stats_.last_scan_s = seconds_since(started);
     stats_.traced_now = tracked_.size();
@@ -149,6 +205,20 @@ class HostTracer {
     }
   }
 
+  // Processes that exec'd: each new image once its dynamic linker is done (until then, again at
+  // the next poll); one that is gone, or not exposed any more, is dropped.
+  void analyse_execd() {
+    for (pid_t pid : std::set<pid_t>(execd_)) {
+      try {
+        if (proc::dynamic_linker_pending(pid)) continue;
+      } catch (const std::exception&) {
+        // gone: nothing to analyse
+      }
+      execd_.erase(pid);
+      if (!tracked_.count(pid)) consider(pid);
+    }
+  }
+
   void consider(pid_t pid) {
     if (!wanted_exe(pid)) return;
     std::vector<output::ScanObject> objects;
@@ -158,18 +228,22 @@ class HostTracer {
     try {
       tracked.info = proc::read_process_info(pid);
       if (failed_.count({pid, tracked.info.start_ticks})) return;
+      watch_.watch_exec(pid);  // first: an exec while it is being added is seen too
       const model::Session& session = session_.add_process(pid);
       if (session.routines.empty()) {  // exposed by its binding, but nothing mapped to watch yet
         session_.remove_process(pid);
+        watch_.unwatch_exec(pid);
         return;
       }
       for (const auto& routine : session.routines)
         tracked.routines.push_back({routine.start, routine.start + routine.window.size});
       tracked.facts = facts(pid, tracked.info, session);
+      tracked.facts.cpu_budget_level = budget_level();
       note(session_.describe(pid));
       tracked_[pid] = std::move(tracked);
       stats_.traced_total++;
     } catch (const std::exception& e) {
+      watch_.unwatch_exec(pid);
       failed_.insert({pid, tracked.info.start_ticks});
       note(fmt::format("PID {} ({}): not traced: {}", pid, assessed.comm, e.what()));
     }
@@ -189,8 +263,14 @@ class HostTracer {
   }
 
   // After the session's poll: a window hit that preceded a crash is already in hit_threads_.
-  void drain_crashes() {
-    if (crash_watch_) crash_watch_->drain([this](const ut_crash_event& e) { options_.on_crash(signature(e)); });
+  void drain_watch() {
+    watch_.drain({[this](const ut_crash_event& e) {
+                    if (options_.on_crash) options_.on_crash(signature(e));
+                  },
+                  [this](pid_t pid) {
+                    if (tracked_.count(pid)) end(pid, "exec'd", "it exec'd (sched_process_exec)");
+                    execd_.insert(pid);
+                  }});
   }
 
   output::CrashSignature signature(const ut_crash_event& e) const {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "model/cpu_budget.h"
 #include "output/record_builder.h"
 #include "trace/trace_session.h"
 
@@ -23,6 +24,10 @@ struct HostScanStats {
   double last_scan_s = 0;
   size_t traced_now = 0;
   size_t traced_total = 0;
+  std::optional<double> cpu_used_percent;  // the tracer's cost over the budget's window, with a budget
+  model::BudgetLevel budget_level = model::BudgetLevel::Normal;
+  uint64_t budget_degradations = 0;
+  uint64_t budget_recoveries = 0;
 };
 
 struct HostTraceOptions {
@@ -38,6 +43,10 @@ struct HostTraceOptions {
   // A segment's result (the callee may keep it); `last` when the process ended or the trace did.
   std::function<void(TraceResult&, const output::ProcessFacts&, bool last)> on_segment;
   std::function<void(const HostScanStats&)> on_scan;
+  // The CPU budget the tracer holds itself to; percent 0: none. resume_probes is set from the mode.
+  model::BudgetPolicy budget{.percent = 0};
+  // Every budget step, with the budget after it (to log, record and count: never silent).
+  std::function<void(const model::BudgetStep&, const model::CpuBudget&)> on_budget;
   // A fault signal anywhere on the host; unset: no crash watch is loaded.
   std::function<void(const output::CrashSignature&)> on_crash;
 };

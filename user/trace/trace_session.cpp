@@ -108,6 +108,8 @@ struct TraceSession::Process {
 
 TraceSession::TraceSession(SessionOptions options) : options_(std::move(options)) {
   require_tracing_privileges("attach");
+  if (options_.mode == model::TraceMode::Full) resume_cycle_ = model::DutyCycle{1.0, 1.0};
+  if (options_.mode == model::TraceMode::Sampled) resume_cycle_ = options_.duty_cycle;
 }
 
 TraceSession::~TraceSession() {
@@ -126,25 +128,49 @@ BpfTracer& TraceSession::tracer() {
   tracer_ = std::make_unique<BpfTracer>(options_.ring_buffer_bytes);
   tracer_->attach_signal_hook();
   // Reading each hit's slot again hooks every syscall on the host (a few ns each): full mode only.
-  if (options_.mode == model::TraceMode::Full) tracer_->attach_slot_checks();
+  if (slot_checks_wanted()) tracer_->attach_slot_checks();
   load_ms_ = seconds_between(start, Clock::now()) * 1000;
-  if (options_.mode != model::TraceMode::SignalOnly) {
-    model::DutyCycle cycle =
-        options_.mode == model::TraceMode::Full ? model::DutyCycle{1.0, 1.0} : options_.duty_cycle;
-    sampler_ = std::make_unique<ResumeSampler>(
-        cycle, ResumeSwitch{[this] { attach_missing_probes(); },
-                            [this](uint32_t period) {
-                              tracer_->set_resume_period(period);
-                              const auto now = Clock::now();
-                              if (period == 0) period_down_at_ = now;
-                              for (auto& [pid, process] : processes_)
-                                if (period != 0 && !process->probes.empty()) process->counting_since = now;
-                            },
-                            [this] { detach_all_probes(); },
-                            [this](double) { end_period(); }});
-  }
+  start_sampler();
   return *tracer_;
 }
+
+void TraceSession::start_sampler() {
+  if (!resume_cycle_) return;
+  sampler_ = std::make_unique<ResumeSampler>(
+      *resume_cycle_, ResumeSwitch{[this] { attach_missing_probes(); },
+                                   [this](uint32_t period) {
+                                     tracer_->set_resume_period(period);
+                                     const auto now = Clock::now();
+                                     if (period == 0) period_down_at_ = now;
+                                     for (auto& [pid, process] : processes_)
+                                       if (period != 0 && !process->probes.empty()) process->counting_since = now;
+                                   },
+                                   [this] { detach_all_probes(); },
+                                   [this](double) { end_period(); }});
+}
+
+void TraceSession::set_resume_cycle(std::optional<model::DutyCycle> cycle) {
+  if (options_.mode == model::TraceMode::SignalOnly) return;
+  resume_cycle_ = cycle;
+  if (!tracer_) return;  // applied when the programs load
+  if (sampler_) sampler_->finish();  // ends the on-period: counts close, probes detach
+  sampler_.reset();
+  if (slot_checks_wanted() && !tracer_->slot_checks_attached()) tracer_->attach_slot_checks();
+  if (!slot_checks_wanted() && tracer_->slot_checks_attached()) {
+    tracer_->detach_slot_checks();
+    for (auto& [pid, process] : processes_) process->result.session.slot_checks_attached = false;  // partial
+  }
+  start_sampler();
+  if (sampler_ && !processes_.empty()) sampler_->tick();  // the next period starts now
+}
+
+// Full mode's slot checks hook every syscall on the host, which on a busy host costs more than
+// the resume probes: only while full mode runs as configured (the CPU budget may lower it).
+bool TraceSession::slot_checks_wanted() const {
+  return options_.mode == model::TraceMode::Full && resume_cycle_ && resume_cycle_->fraction >= 1.0;
+}
+
+uint64_t TraceSession::programs_run_ns() const { return tracer_ ? tracer_->programs_run_ns() : 0; }
 
 void TraceSession::attach_probes(Process& process) {
   for (uint32_t index = 0; index < process.routines.size(); ++index)
@@ -226,7 +252,7 @@ const model::Session& TraceSession::add_process(pid_t pid) {
   session.mode = options_.mode;
   if (options_.mode == model::TraceMode::Sampled) session.duty_cycle = options_.duty_cycle;
   model::apply(*calibration_, session, result.warnings);
-  session.slot_checks_attached = options_.mode == model::TraceMode::Full;
+  session.slot_checks_attached = slot_checks_wanted();
   if (found.routines.size() > UT_MAX_ROUTINES)
     result.warnings.push_back(fmt::format("{} hazardous routines mapped; tracing the first {}",
                                           found.routines.size(), UT_MAX_ROUTINES));

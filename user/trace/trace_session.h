@@ -69,6 +69,11 @@ class TraceSession {
   // Removes every process; results in the order the processes were added.
   std::vector<TraceResult> finish();
 
+  // The resume duty cycle from now on (the CPU budget lowers it): unset stops resume tracing
+  // (signal only). Ignored in signal-only mode. Resume rates stay exact: they cover on-time only.
+  void set_resume_cycle(std::optional<model::DutyCycle> cycle);
+  uint64_t programs_run_ns() const;  // the BPF programs' run time so far (bpf_stats on)
+
   std::vector<pid_t> processes() const;  // in the order added
   // One line: what is traced in `pid` and how, for the "attached" message.
   std::string describe(pid_t pid) const;
@@ -87,6 +92,8 @@ class TraceSession {
   void count_period(Process& process, const std::map<uint32_t, ut_thread_state>& states,
                     std::chrono::steady_clock::time_point until);
   void end_period();
+  void start_sampler();
+  bool slot_checks_wanted() const;
 
   SessionOptions options_;
   analysis::AnalysisCache cache_;  // shared: many processes map the same unwinder
@@ -95,6 +102,7 @@ class TraceSession {
   std::optional<model::SessionCalibration> calibration_;  // loaded once per session
   std::unique_ptr<BpfTracer> tracer_;
   std::unique_ptr<ResumeSampler> sampler_;  // full and sampled modes, once loaded
+  std::optional<model::DutyCycle> resume_cycle_;  // what the sampler runs; unset: no resume probes
   double load_ms_ = 0;
   std::vector<pid_t> order_;
   std::map<pid_t, std::unique_ptr<Process>> processes_;

@@ -1,0 +1,34 @@
+// The metrics the CPU budget adds: its level, the cost measured, and its steps by direction,
+// counters that follow the budget's totals however often they are reported.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "output/metrics_registry.h"
+
+namespace ut::output {
+namespace {
+
+TEST(MetricsRegistry, BudgetStepsAreCountedByDirection) {
+  MetricsRegistry metrics;
+  HostMetrics host;
+  host.budget_percent = 10;
+  host.cpu_used_percent = 14.5;
+  host.budget_level = 2;
+  host.budget_degradations = 2;
+  metrics.update(host);
+  host.budget_degradations = 3;
+  host.budget_recoveries = 1;
+  host.budget_level = 2;
+  metrics.update(host);
+  metrics.update(host);  // the same totals again: no increment
+  const std::string text = metrics.render();
+  for (const char* line : {"unwindtrace_cpu_budget_percent 10", "unwindtrace_cpu_used_percent 14.5",
+                           "unwindtrace_cpu_budget_level 2",
+                           "unwindtrace_cpu_budget_steps_total{direction=\"degrade\"} 3",
+                           "unwindtrace_cpu_budget_steps_total{direction=\"recover\"} 1"})
+    EXPECT_NE(text.find(line), std::string::npos) << line << " not in:\n" << text;
+}
+
+}  // namespace
+}  // namespace ut::output
