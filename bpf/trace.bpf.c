@@ -64,6 +64,7 @@ struct {
 } lost_events SEC(".maps");
 
 volatile __u32 resume_period; /* written by user space through the skeleton's bss */
+volatile __u32 slot_checks_on; /* set while handle_sigreturn is attached: only then keep hits' slots */
 
 static __always_inline void count_lost(__u32 tgid, __u32 kind)
 {
@@ -185,7 +186,8 @@ int BPF_PROG(handle_signal_deliver, int sig, struct kernel_siginfo *info, struct
 			if (bpf_probe_read_user(&e->slot_value, sizeof(e->slot_value),
 						(void *)e->slot_addr))
 				e->slot_value = 0;
-			remember_window_hit(tid, e);
+			if (slot_checks_on)
+				remember_window_hit(tid, e);
 			break;
 		}
 		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);

@@ -13,7 +13,7 @@ TEST(AttachLifecycle, SigtermDetachesAndLeavesNoProgramsBehind) {
   UT_REQUIRE_ROOT();
   Workload workload("gnu", {"--threads", "1", "--signal-rate", "2000", "--duration", "60"});
   workload.go();
-  Tracer tracer(workload.pid(), {"--mode", "full"});  // resumes counted from the start
+  Tracer tracer(workload.pid(), {"--mode", "full", "--slot-checks"});  // resumes counted from the start
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
   // Full mode: the signal hook, the resume probe, the slot check at rt_sigreturn and the
   // thread-exit hook that prunes the per-thread maps.

@@ -116,7 +116,7 @@ TEST_F(Calibrate, EveryWindowHitsSlotIsReadAgainWhenItsHandlerReturns) {
   const auto offsets = gnu_window_offsets();
   ASSERT_FALSE(offsets.empty());
   Workload workload = injection_workload(offsets, kCount, {"--depth", "0"});
-  Tracer tracer(workload.pid(), {"--mode", "full"});
+  Tracer tracer(workload.pid(), {"--mode", "full", "--slot-checks"});
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
   workload.go();
   auto injected = run_tool({"validate", "-q", "--pid", std::to_string(workload.pid()), "--i-know-this-crashes",

@@ -17,7 +17,7 @@ TEST(Faults, KillNineLeavesNoProgramLinkOrMapBehind) {
   UT_REQUIRE_ROOT();
   Workload workload("gnu", {"--threads", "2", "--signal-rate", "5000", "--duration", "60"});
   workload.go();
-  Tracer tracer(workload.pid(), {"--mode", "full"});
+  Tracer tracer(workload.pid(), {"--mode", "full", "--slot-checks"});
   ASSERT_TRUE(tracer.attached()) << tracer.first_stderr_line();
   const BpfObjectIds& held = tracer.bpf_objects();
   // Full mode: the signal hook, the resume probe, the slot check at rt_sigreturn, the

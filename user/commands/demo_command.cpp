@@ -88,6 +88,7 @@ int run_demo(const DemoOptions& options) {
   trace::TraceOptions trace_options;
   trace_options.pids = {child.pid()};
   trace_options.session.mode = model::TraceMode::Full;  // the cross-check compares every resume
+  trace_options.session.slot_checks = true;              // a demo shows measured corruption too
   trace_options.duration_s = options.duration_s + 30;  // the workload's exit normally ends it
   trace_options.stop = &stop_requested();
   trace_options.on_attached = [&](const std::string& what) {

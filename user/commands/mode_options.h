@@ -14,12 +14,14 @@ struct ModeOptions {
   model::TraceMode mode = model::TraceMode::Sampled;
   double sample_percent = 0;  // 0: not given
   double sample_period_s = model::DutyCycle{}.period_s;
+  bool slot_checks = false;
 };
 
-// Adds the three options to `cmd`; `options.mode` on entry is the command's default.
+// Adds the four options to `cmd`; `options.mode` on entry is the command's default.
 void add_mode_options(CLI::App* cmd, ModeOptions& options);
 
-// Throws UserError(Usage) for --sample without sampled mode; else sets mode and duty cycle.
+// Throws UserError(Usage) for --sample without sampled mode or --slot-checks without full mode;
+// else sets mode, duty cycle and slot checks.
 void apply_mode_options(const ModeOptions& options, trace::SessionOptions& session);
 
 }  // namespace ut::commands

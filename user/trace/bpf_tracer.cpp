@@ -123,9 +123,13 @@ void BpfTracer::attach_slot_checks() {
     throw kernel_error("cannot attach to tracepoint syscalls/sys_enter_rt_sigreturn", errno,
                        "this kernel lacks syscall tracepoints (CONFIG_FTRACE_SYSCALLS)");
   slot_checks_.reset(link);
+  __atomic_store_n(&skel_->bss->slot_checks_on, 1, __ATOMIC_SEQ_CST);
 }
 
-void BpfTracer::detach_slot_checks() { slot_checks_.reset(); }
+void BpfTracer::detach_slot_checks() {
+  __atomic_store_n(&skel_->bss->slot_checks_on, 0, __ATOMIC_SEQ_CST);
+  slot_checks_.reset();
+}
 
 LinkPtr BpfTracer::attach_resume_probe(pid_t pid, const std::string& path, uint64_t file_offset,
                                        uint32_t routine_index) {

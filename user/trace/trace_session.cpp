@@ -127,7 +127,6 @@ BpfTracer& TraceSession::tracer() {
   const auto start = Clock::now();
   tracer_ = std::make_unique<BpfTracer>(options_.ring_buffer_bytes);
   tracer_->attach_signal_hook();
-  // Reading each hit's slot again hooks every syscall on the host (a few ns each): full mode only.
   if (slot_checks_wanted()) tracer_->attach_slot_checks();
   load_ms_ = seconds_between(start, Clock::now()) * 1000;
   start_sampler();
@@ -164,10 +163,10 @@ void TraceSession::set_resume_cycle(std::optional<model::DutyCycle> cycle) {
   if (sampler_ && !processes_.empty()) sampler_->tick();  // the next period starts now
 }
 
-// Full mode's slot checks hook every syscall on the host, which on a busy host costs more than
-// the resume probes: only while full mode runs as configured (the CPU budget may lower it).
+// Slot checks slow every syscall on the host, which costs more than the resume probes: only when
+// asked for, and only while full mode runs as configured (the CPU budget may lower it).
 bool TraceSession::slot_checks_wanted() const {
-  return options_.mode == model::TraceMode::Full && resume_cycle_ && resume_cycle_->fraction >= 1.0;
+  return options_.slot_checks && options_.mode == model::TraceMode::Full && resume_cycle_ && resume_cycle_->fraction >= 1.0;
 }
 
 uint64_t TraceSession::programs_run_ns() const { return tracer_ ? tracer_->programs_run_ns() : 0; }

@@ -34,6 +34,10 @@ struct SessionOptions {
   model::TraceMode mode = model::TraceMode::Sampled;
   model::DutyCycle duty_cycle;  // sampled mode
   uint32_t ring_buffer_bytes = 8u << 20;
+  // Full mode only: read each window hit's slot again at its handler's rt_sigreturn. The syscall
+  // tracepoint puts every syscall on the host on the kernel's slower traced path (~50-100 ns each;
+  // GNU libunwind makes ~110 per resume), so it is asked for, never implied.
+  bool slot_checks = false;
   HitHandler on_hit;  // live output, with the session of the process hit
   // Called with a process's PID just before its resume probes are attached; the runtime tests
   // kill the process there, to check that a process dying mid-attach is reported as exited.
