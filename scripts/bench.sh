@@ -5,7 +5,7 @@
 # interleaved (rotating order) REPS times; ratios are paired within a repetition; min and median
 # are printed. Machines here are noisy 2-core VMs: only numbers from one run compare.
 #
-# Sections: main comparison (with added ns per signal and per resume, tracer CPU, lost events,
+# Sections: main comparison (full mode with and without --slot-checks; with added ns per signal and per resume, tracer CPU, lost events,
 # start-up), tracer CPU at 1k signals/s, lost events at 200k signals/s offered, growth with
 # workload threads (1, 10, 100) and traced processes (1, 10, 100, with -p repeated), and
 # scripts/bench_scan.sh. Installs Debian's bpftrace with apt-get if missing (bench only).
@@ -130,8 +130,9 @@ run() {  # MODE THREADS PROCESSES RATE_PER_PROCESS SECONDS
     *)
       local args=() p
       for p in "${wl_pid[@]}"; do args+=(-p "$p"); done
+      if [ "$mode" = full+slot-checks ]; then args+=(--mode full --slot-checks); else args+=(--mode "$mode"); fi
       : >"$tmp/attach.err"
-      "$tool" attach "${args[@]}" --mode "$mode" -q --json "$tmp/report.json" >/dev/null 2>"$tmp/attach.err" &
+      "$tool" attach "${args[@]}" -q --json "$tmp/report.json" >/dev/null 2>"$tmp/attach.err" &
       tracer_pid=$!
       until [ "$(grep -c 'attached to PID' "$tmp/attach.err")" -ge "$procs" ]; do
         kill -0 "$tracer_pid" 2>/dev/null || { cat "$tmp/attach.err" >&2; exit 1; }
@@ -196,14 +197,14 @@ echo "# BPF ns: the tracer's programs' mean run time per call (kernel.bpf_stats_
 if has main; then
   echo; echo "## Modes vs bpftrace: 1 thread, $rate signals/s, ${seconds} s per run, $reps repetitions"
   : >"$tmp/runs"
-  modes=(none signal-only full sampled bpftrace)
+  modes=(none signal-only full full+slot-checks sampled bpftrace)
   for ((rep = 0; rep < reps; rep++)); do
     for ((k = 0; k < ${#modes[@]}; k++)); do
       m=${modes[(k + rep) % ${#modes[@]}]}
       record "$m" "$rep" "$m" 1 1 "$rate" "$seconds"
     done
   done
-  summarise none signal-only full sampled bpftrace
+  summarise none signal-only full full+slot-checks sampled bpftrace
   per_event_costs
 fi
 

@@ -42,7 +42,7 @@ def ratios(reps, base, metric):
 def summary(runs, baseline, configs):
     header = ["config", "exc/s med", "min", "ratio med", "min", "throws/cpu-s", "ratio med", "min",
               "sig/throw", "tracer CPU%", "lost", "startup ms", "BPF ns/sig", "ns/resume"]
-    print("{:<13}{:>10}{:>8}{:>10}{:>7}{:>14}{:>10}{:>7}{:>10}{:>12}{:>6}{:>11}{:>11}{:>10}".format(*header))
+    print("{:<17}{:>10}{:>8}{:>10}{:>7}{:>14}{:>10}{:>7}{:>10}{:>12}{:>6}{:>11}{:>11}{:>10}".format(*header))
     base = runs.get(baseline, {})
     for config in [baseline] + configs:
         reps = runs.get(config, {})
@@ -50,7 +50,7 @@ def summary(runs, baseline, configs):
             continue
         wall = ratios(reps, base, lambda r: r[EXC])
         cpu = ratios(reps, base, per_cpu)
-        print("{:<13}{:>10.0f}{:>8.0f}{:>10.3f}{:>7.3f}{:>14.0f}{:>10.3f}{:>7.3f}{:>10.2f}{:>12.2f}{:>6.0f}{:>11.0f}{:>11.0f}{:>10.0f}".format(
+        print("{:<17}{:>10.0f}{:>8.0f}{:>10.3f}{:>7.3f}{:>14.0f}{:>10.3f}{:>7.3f}{:>10.2f}{:>12.2f}{:>6.0f}{:>11.0f}{:>11.0f}{:>10.0f}".format(
             config, median([v[EXC] for v in reps.values()]), min(v[EXC] for v in reps.values()),
             median(wall), min(wall, default=float("nan")),
             median([per_cpu(v) for v in reps.values()]), median(cpu), min(cpu, default=float("nan")),
@@ -72,11 +72,15 @@ def costs(runs):
     per_signal = (seconds_per_throw("signal-only") - seconds_per_throw("none")) / signals_per_throw
     per_resume_full = (seconds_per_throw("full") - seconds_per_throw("signal-only")) / resumes_per_throw
     per_resume_bt = (seconds_per_throw("bpftrace") - seconds_per_throw("signal-only")) / resumes_per_throw
+    slots = "full+slot-checks"
+    per_resume_slots = ((seconds_per_throw(slots) - seconds_per_throw("signal-only")) / resumes_per_throw
+                        if slots in runs else float("nan"))
     print(f"signals per throw {signals_per_throw:.2f}, resumes per throw {resumes_per_throw:.2f} (medians)")
     print("from throws per worker-CPU-second (medians):")
     print(f"added ns per signal (signal-only vs none): {per_signal * 1e9:.0f}")
     print(f"added ns per resume (vs signal-only): full {per_resume_full * 1e9:.0f}, "
-          f"bpftrace {per_resume_bt * 1e9:.0f}; full / bpftrace = {per_resume_full / per_resume_bt:.3f}")
+          f"bpftrace {per_resume_bt * 1e9:.0f}; full / bpftrace = {per_resume_full / per_resume_bt:.3f}; "
+          f"full with --slot-checks {per_resume_slots * 1e9:.0f} (their syscall tracepoint included)")
     print("BPF program time per call (median), signal side / resume side: full {:.0f} / {:.0f} ns, "
           "bpftrace {:.0f} / {:.0f} ns (the uprobe's trap, ~0.4 us emulated or ~14 us single-stepped "
           "here, comes on top)".format(med("full", BPF_SIGNAL), med("full", BPF_RESUME),

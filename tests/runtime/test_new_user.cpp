@@ -98,6 +98,7 @@ TEST(NewUser, BadOptionValuesExitTwoNamingTheOption) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"attach", "-p", "0"}, {"attach", "-p", "abc"}, {"attach", "-p", "1", "--duration", "-1"},
            {"attach", "-p", "1", "--poll-ms", "0"}, {"attach", "-p", "1", "--ring-buffer-mb", "0"},
+           {"attach", "-p", "1", "--slot-checks", "--mode", "sampled"},
            {"scan", "--routine", "no-colon", kGnuLibunwind}, {"attach"}}) {
     auto run = run_tool(args);
     EXPECT_EQ(run.status, 2) << args.back() << ": " << run.err;
