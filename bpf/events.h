@@ -222,8 +222,8 @@ struct ut_inject_event {
 /*
  * Issue 5 (appended): a window hit's stale slot read again when the handler returns, and fatal
  * signals delivered to traced threads. handle_signal_deliver remembers each window hit in
- * `slot_checks` (by tid); handle_sigreturn (the rt_sigreturn syscall tracepoint, attached in
- * full tracing only) reads the slot once more, after the frame and the handler have written it.
+ * `slot_checks` (by tid) while `slot_checks_on` is set; handle_sigreturn (the rt_sigreturn syscall
+ * tracepoint, attached with --mode full --slot-checks) reads the slot once more, after the frame and the handler have written it.
  */
 enum ut_model_event_kind {
 	UT_EVENT_SLOT_CHECK = 32, /* struct ut_slot_check_event */

@@ -279,7 +279,8 @@ int handle_resume(struct pt_regs *ctx)
  * signals. handle_sigreturn is on the rt_sigreturn syscall tracepoint: it runs only for that
  * syscall (raw_tp/sys_enter ran it for all, and GNU libunwind calls rt_sigprocmask ~110 times per
  * resume), but while it is attached every syscall of the host takes the kernel's traced path
- * (~50-100 ns each here, docs/performance.md), so user space attaches it only in full tracing.
+ * (~50-100 ns each here, docs/performance.md), so user space attaches it only when asked for
+ * (--mode full --slot-checks).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
