@@ -46,6 +46,18 @@ TEST(ExposureModel, HitsAreSignalsTimesResumesTimesResidency) {
   EXPECT_NEAR(p.hits_per_s.ci.high / p.hits_per_s.value, poisson_interval(10).high / 10, 1e-9);
 }
 
+// Sampled mode: the 15k resumes were counted in 0.5 s of the 10 s; the signals throughout.
+TEST(ExposureModel, SampledResumesAreARateOverTheTimeTheyWereCounted) {
+  ThreadInput sampled = storm_thread(1, 0);
+  sampled.resumes = 15'000;
+  sampled.resume_traced_s = 0.5;
+  auto p = predict_thread(landing(3, 7), sampled);
+  auto full = predict_thread(landing(3, 7), storm_thread(1, 0));
+  EXPECT_DOUBLE_EQ(p.resumes_per_s, 30'000);
+  EXPECT_DOUBLE_EQ(p.async_signals_per_s, 2'000);
+  EXPECT_NEAR(p.hits_per_s.value, full.hits_per_s.value, 1e-15);
+}
+
 TEST(ExposureModel, CorruptionsWeighEachInstructionByItsGeometry) {
   auto p = predict_thread(landing(3, 7), storm_thread(1, 0.5));
   EXPECT_NEAR(p.corruptions_per_s.value, 2e3 * 3e4 * (3 + 3.5) * 1e-13, 1e-12);

@@ -172,9 +172,9 @@ TEST(FleetForecast, AModelWithoutAFiniteRateCountsAsNoModel) {
   EXPECT_STREQ(summarize_exposure(RecordSet{}).predicted.source(), "none");
 }
 
-// The model divides the resumes counted by the whole segment: only a full-mode trace the budget
-// never degraded counted them throughout.
-TEST(FleetForecast, OnlyAModelOfResumesCountedThroughoutIsUsed) {
+// The model divides the resumes counted by the time they were counted in (the on-periods of a
+// sampled or budget-degraded trace): every trace with resume probes has a usable model.
+TEST(FleetForecast, EveryModelWithAResumeRateIsUsed) {
   auto summary_of = [](const std::string& mode, const nlohmann::json& budget_level) {
     RecordSet set;
     std::string reason;
@@ -186,8 +186,8 @@ TEST(FleetForecast, OnlyAModelOfResumesCountedThroughoutIsUsed) {
   };
   EXPECT_STREQ(summary_of("full", nullptr).source(), "model");
   EXPECT_STREQ(summary_of("full", "normal").source(), "model");
-  EXPECT_STREQ(summary_of("full", "reduced_duty").source(), "observed");
-  EXPECT_STREQ(summary_of("sampled", nullptr).source(), "observed");
+  EXPECT_STREQ(summary_of("full", "reduced_duty").source(), "model");
+  EXPECT_STREQ(summary_of("sampled", nullptr).source(), "model");
   EXPECT_STREQ(summary_of("signal_only", nullptr).source(), "observed");
   EXPECT_EQ(summary_of("signal_only", nullptr).per_day, 0);  // no hit: the observed rate is 0
 }

@@ -30,11 +30,11 @@ struct PooledProcess {
   }
 };
 
-// The model needs the resume rate over the whole segment: a full-mode trace that the CPU budget
-// never degraded. Signal-only traces count no resume, sampled (or degraded) ones count them part
-// of the time, and the model divides by the whole segment: their predictions are not used.
+// The model needs a resume rate: full and sampled traces have one (sampled and budget-degraded
+// ones over the time the resume probes counted). Signal-only traces count no resume: their
+// prediction is not used.
 std::optional<ModelRate> usable_model(const ProcessRecord& r) {
-  if (r.mode != "full" || !(r.cpu_budget_level.empty() || r.cpu_budget_level == "normal")) return std::nullopt;
+  if (r.mode == "signal_only") return std::nullopt;
   return r.model_crashes_per_s;
 }
 

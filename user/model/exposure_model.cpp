@@ -85,7 +85,7 @@ Prediction predict_process(const LandingInput& landing, const std::vector<Thread
   std::vector<double> p_overwritten(landing.window.size(), 0), p_possible(landing.window.size(), 0);
   for (const auto& t : threads) {
     if (t.duration_s <= 0) continue;
-    const double r = static_cast<double>(t.resumes) / t.duration_s;
+    const double r = static_cast<double>(t.resumes) / (t.resume_traced_s > 0 ? t.resume_traced_s : t.duration_s);
     const double s = static_cast<double>(t.async_signals) / t.duration_s;
     p.resumes_per_s += r;
     p.async_signals_per_s += s;

@@ -40,6 +40,9 @@ struct ThreadInput {
   uint32_t tid = 0;
   double duration_s = 0;
   uint64_t resumes = 0;
+  // Seconds the resumes were counted in, when not the whole `duration_s` (sampled mode, or a trace
+  // the CPU budget degraded); 0: the whole trace.
+  double resume_traced_s = 0;
   uint64_t async_signals = 0;
   std::vector<double> p_overwritten;
   std::vector<double> p_possible;

@@ -80,6 +80,7 @@ model::ThreadInput thread_input(const model::Session& session, uint32_t tid, con
   model::ThreadInput t;
   t.tid = tid;
   t.duration_s = session.duration_s;
+  t.resume_traced_s = session.resume_traced_s;  // sampled or degraded: resumes cover this time only
   if (auto r = session.kernel_resumes.find(tid); r != session.kernel_resumes.end()) t.resumes = r->second;
   const size_t n = session.routines.front().window.window.size();
   t.p_overwritten.assign(n, 0);
