@@ -91,7 +91,7 @@ TEST(CpuBudget, AStepUpTakenBackAtOnceWaitsLongerNextTime) {
   EXPECT_GE(budget.recover_hold_s(), 40);
 }
 
-TEST(CpuBudget, SignalOnlyModeSkipsTheResumeSteps) {
+TEST(CpuBudget, SignalOnlyModeHasNoResumeStepsToTakeDown) {
   CpuBudget budget({.percent = 1, .window_s = 2, .resume_probes = false});
   Feed feed(budget);
   feed.run(5, 2);
