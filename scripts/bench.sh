@@ -16,6 +16,8 @@
 # Usage: scripts/bench.sh [REPS=5] [SECONDS=10] [SIGNAL_RATE=20000] [SECTIONS=main,cpu,lost,threads,procs,scan]
 #        [SCALE_REPS=3] (repetitions of the threads and procs sections)
 # UT_BENCH_RAW=FILE appends every run's line (see scripts/bench_stats.py) to FILE.
+# UT_BENCH_MODES="none signal-only sampled" limits the main comparison to those configurations
+# (none first; per-resume costs need signal-only, full and bpftrace).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 reps=${1:-5}; seconds=${2:-10}; rate=${3:-20000}; sections=${4:-main,cpu,lost,threads,procs,scan}
@@ -197,15 +199,17 @@ echo "# BPF ns: the tracer's programs' mean run time per call (kernel.bpf_stats_
 if has main; then
   echo; echo "## Modes vs bpftrace: 1 thread, $rate signals/s, ${seconds} s per run, $reps repetitions"
   : >"$tmp/runs"
-  modes=(none signal-only full full+slot-checks sampled bpftrace)
+  read -r -a modes <<<"${UT_BENCH_MODES:-none signal-only full full+slot-checks sampled bpftrace}"
   for ((rep = 0; rep < reps; rep++)); do
     for ((k = 0; k < ${#modes[@]}; k++)); do
       m=${modes[(k + rep) % ${#modes[@]}]}
       record "$m" "$rep" "$m" 1 1 "$rate" "$seconds"
     done
   done
-  summarise none signal-only full full+slot-checks sampled bpftrace
-  per_event_costs
+  summarise "${modes[@]}"
+  if [[ " ${modes[*]} " == *" full "* && " ${modes[*]} " == *" bpftrace "* && " ${modes[*]} " == *" signal-only "* ]]; then
+    per_event_costs
+  fi
 fi
 
 if has cpu; then
