@@ -9,12 +9,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 percent=${1:-2}; mode=${2:-full}; seconds=${3:-40}; threads=${4:-2}; rate=${5:-5000}; window=${6:-5}; segment=${7:-5}
-build=${UT_BUILD_DIR:-$top/build}
-tool=$build/unwindtrace
-workload=$build/workload/unwindtrace-workload-gnu
-[ -x "$tool" ] && [ -x "$workload" ] || { echo "bench_budget.sh: build first: scripts/setup.sh" >&2; exit 2; }
-[ "$(id -u)" -eq 0 ] || { echo "bench_budget.sh: run as root (BPF)" >&2; exit 4; }
-command -v jq >/dev/null || { echo "bench_budget.sh: needs jq (scripts/setup.sh installs it)" >&2; exit 2; }
+source "$top/scripts/lib/measure_prereqs.sh"
 tmp=$(mktemp -d)
 worker=
 cleanup() { [ -n "$worker" ] && kill -9 "$worker" 2>/dev/null; rm -rf "$tmp"; }

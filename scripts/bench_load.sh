@@ -11,12 +11,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 procs=${1:-100}; threads=${2:-10}; rate=${3:-200000}; seconds=${4:-30}
-build=${UT_BUILD_DIR:-$top/build}
-tool=$build/unwindtrace
-workload=$build/workload/unwindtrace-workload-gnu
-[ -x "$tool" ] && [ -x "$workload" ] || { echo "bench_load.sh: build first: scripts/setup.sh" >&2; exit 2; }
-[ "$(id -u)" -eq 0 ] || { echo "bench_load.sh: run as root (BPF)" >&2; exit 4; }
-command -v jq >/dev/null || { echo "bench_load.sh: needs jq (scripts/setup.sh installs it)" >&2; exit 2; }
+source "$top/scripts/lib/measure_prereqs.sh"
 tmp=$(mktemp -d)
 [ -n "${UT_KEEP:-}" ] && echo "# keeping $tmp"
 pids=()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak: `unwindtrace attach` on the bundled GNU-libunwind workload under a signal storm for
+# Soak: `unwindtrace attach --mode full` (exact counts) on the bundled GNU-libunwind workload under a signal storm for
 # SECONDS. Every INTERVAL seconds it prints the tracer's resident memory, open descriptors and CPU
 # time; at the end it compares the tracer's counts with the workload's own and says whether
 # memory and descriptors stayed flat. Exit status 1 when a check fails.
@@ -7,18 +7,13 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-600}; rate=${2:-20000}; threads=${3:-4}; interval=${4:-10}
-build=${UT_BUILD_DIR:-$top/build}
-tool=$build/unwindtrace
-workload=$build/workload/unwindtrace-workload-gnu
-[ -x "$tool" ] && [ -x "$workload" ] || { echo "soak.sh: build first: scripts/setup.sh" >&2; exit 2; }
-[ "$(id -u)" -eq 0 ] || { echo "soak.sh: run as root (BPF)" >&2; exit 4; }
-command -v jq >/dev/null || { echo "soak.sh: needs jq (scripts/setup.sh installs it)" >&2; exit 2; }
+source "$top/scripts/lib/measure_prereqs.sh"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 coproc W { "$workload" --wait-for-go --quiet --threads "$threads" --signal-rate "$rate" --duration "$seconds" \
               --json "$tmp/workload.json"; }
 read -r _ pid <&"${W[0]}"
-"$tool" attach -p "$pid" -q --json "$tmp/report.json" >"$tmp/attach.out" 2>"$tmp/attach.err" &
+"$tool" attach -p "$pid" --mode full -q --json "$tmp/report.json" >"$tmp/attach.out" 2>"$tmp/attach.err" &
 tracer=$!
 until grep -q 'attached to PID' "$tmp/attach.err"; do
   kill -0 "$tracer" 2>/dev/null || { cat "$tmp/attach.err" >&2; exit 1; }
