@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define UT_EVENTS_VERSION 4
+#define UT_EVENTS_VERSION 5
 
 #define UT_MAX_ROUTINES 4     /* hazardous routines watched per traced process */
 #define UT_MAX_WINDOW_INSNS 8 /* window instructions per routine */
@@ -85,19 +85,45 @@ struct ut_signal_key {
 	__u32 delivery; /* enum ut_delivery */
 };
 
-/* Value of the `threads` map, keyed by tid: the resume sequence joins signals to resumes. */
+/* One resume as the probe saw it: what a signal during that resume is joined to. */
+struct ut_resume_seen {
+	__u64 ctx;       /* context pointer (the ucontext) */
+	__u64 target_sp; /* SP the routine switches to */
+	__u64 target_ip; /* IP it resumes at */
+	__u32 routine;   /* index into ut_target.routines */
+	__u32 pad;
+};
+
+/*
+ * Value of the `threads` map, keyed by tid. The thread's last resume stays here instead of
+ * crossing to user space: a signal inside the routine interrupts that very resume, so its event
+ * carries it (the join is done in the kernel, exactly, and no resume record can be lost).
+ */
 struct ut_thread_state {
 	__u64 resumes; /* resumes seen so far; the last one has seq == resumes */
 	__u32 tgid;
 	__u32 period;  /* the trace.bpf.c `resume_period` its last resume was seen in */
+	struct ut_resume_seen last;
+};
+
+/*
+ * Key of the `resume_shapes` per-CPU hash: every resume counted by its geometry (how far the
+ * ucontext lies below the target SP, and the target SP's alignment), which with the calibrated
+ * frame map decides what a hit during it would overwrite. A process has few distinct shapes.
+ */
+struct ut_shape_key {
+	__u32 tgid;
+	__u32 routine;
+	__s64 distance; /* target SP - ucontext address */
+	__u32 sp_align; /* target SP mod 64 */
+	__u32 pad;
 };
 
 /* Indexes of a `lost_events` value (per tgid, per CPU): what the programs could not record. */
 enum ut_lost_kind {
-	UT_LOST_RESUME = 0,  /* ring buffer full: a resume event */
-	UT_LOST_SIGNAL = 1,  /* ring buffer full: a signal event */
-	UT_LOST_COUNTER = 2, /* a counter map full: a signal or resume went uncounted */
-	UT_LOST_KINDS = 3,
+	UT_LOST_SIGNAL = 0,  /* ring buffer full: a signal event */
+	UT_LOST_COUNTER = 1, /* a counter map full: a signal, resume or resume shape went uncounted */
+	UT_LOST_KINDS = 2,
 };
 
 /* Value of the `lost_events` per-CPU hash, keyed by tgid. */
@@ -105,7 +131,7 @@ struct ut_lost_counts {
 	__u64 n[UT_LOST_KINDS]; /* indexed by enum ut_lost_kind */
 };
 
-enum ut_event_kind { UT_EVENT_RESUME = 1, UT_EVENT_SIGNAL = 2 };
+enum ut_event_kind { UT_EVENT_SIGNAL = 2 };
 
 struct ut_event_header {
 	__u32 kind; /* enum ut_event_kind */
@@ -113,17 +139,6 @@ struct ut_event_header {
 	__u32 tid;
 	__u32 pad;
 	__u64 ktime_ns;
-};
-
-/* Emitted by the resume probe, once per entry into a hazardous routine. */
-struct ut_resume_event {
-	struct ut_event_header hdr;
-	__u64 seq;       /* per-thread, starts at 1 */
-	__u64 ctx;       /* context pointer (the ucontext) */
-	__u64 target_sp; /* SP the routine switches to */
-	__u64 target_ip; /* IP it resumes at */
-	__u32 routine;   /* index into ut_target.routines */
-	__u32 pad;
 };
 
 /* Emitted for each signal delivered while the thread's IP was inside a hazardous routine. */
@@ -147,6 +162,7 @@ struct ut_signal_event {
 	__u8 resume_off;      /* 1: resumes were not being traced (signal-only mode, or outside a
 			       * sampled period, or none seen since): resume_seq is 0 */
 	__u8 pad[2];
+	struct ut_resume_seen resume; /* the thread's last resume (seq resume_seq), unless resume_off */
 };
 
 /*

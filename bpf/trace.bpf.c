@@ -8,7 +8,9 @@
  *   signal side can see (registers, the stale slot's value). The in-window test runs here so
  *   only those events cross to user space.
  * handle_resume (uprobe): runs once per entry into a hazardous routine, at a probe point chosen
- *   by the analysis; counts the resume and emits the context pointer, target SP and target IP.
+ *   by the analysis; counts the resume, keeps its context pointer, target SP and target IP in the
+ *   thread's map entry (a later signal in the routine carries them) and counts its shape. Nothing
+ *   crosses to user space per resume: that is most of what a resume would otherwise cost.
  *   Attached only in full and sampled modes (signal-only mode loads it but never attaches it).
  *
  * resume_period gates resume tracing: user space sets it (non-zero, new for every sampled
@@ -18,7 +20,8 @@
  * (every resume since then was seen too).
  *
  * Events go to one ring buffer without wakeups: user space drains it on a timer, so a busy
- * target never pays for a wakeup. Failed reservations are counted, never dropped silently.
+ * target never pays for a wakeup. Failed reservations and full counter maps are counted, never
+ * dropped silently.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -55,6 +58,14 @@ struct {
 	__type(key, struct ut_signal_key);
 	__type(value, __u64);
 } signal_counts SEC(".maps");
+
+/* Per CPU: a process's threads count the same few shapes without sharing a cache line. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct ut_shape_key);
+	__type(value, __u64);
+} resume_shapes SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -157,9 +168,11 @@ int BPF_PROG(handle_signal_deliver, int sig, struct kernel_siginfo *info, struct
 		if (state && period && state->period == period) {
 			e->resume_off = 0;
 			e->resume_seq = state->resumes;
+			e->resume = state->last;
 		} else {
 			e->resume_off = 1;
 			e->resume_seq = 0;
+			__builtin_memset(&e->resume, 0, sizeof(e->resume));
 		}
 		e->ip = ip;
 		e->sp = regs[UT_REG_SP];
@@ -213,20 +226,42 @@ static __always_inline __u64 resume_context(const struct pt_regs *regs, __u8 reg
 }
 
 /* The target SP and IP from the context: one user read when they are adjacent (GNU libunwind). */
-static __always_inline void read_resume_target(struct ut_resume_event *e, const struct ut_routine *routine)
+static __always_inline void read_resume_target(struct ut_resume_seen *resume, const struct ut_routine *routine)
 {
 	__u64 both[2];
 
 	if (routine->ip_disp == routine->sp_disp + 8 &&
-	    !bpf_probe_read_user(both, sizeof(both), (void *)(e->ctx + routine->sp_disp))) {
-		e->target_sp = both[0];
-		e->target_ip = both[1];
+	    !bpf_probe_read_user(both, sizeof(both), (void *)(resume->ctx + routine->sp_disp))) {
+		resume->target_sp = both[0];
+		resume->target_ip = both[1];
 		return;
 	}
-	if (bpf_probe_read_user(&e->target_sp, sizeof(e->target_sp), (void *)(e->ctx + routine->sp_disp)))
-		e->target_sp = 0;
-	if (bpf_probe_read_user(&e->target_ip, sizeof(e->target_ip), (void *)(e->ctx + routine->ip_disp)))
-		e->target_ip = 0;
+	if (bpf_probe_read_user(&resume->target_sp, sizeof(resume->target_sp), (void *)(resume->ctx + routine->sp_disp)))
+		resume->target_sp = 0;
+	if (bpf_probe_read_user(&resume->target_ip, sizeof(resume->target_ip), (void *)(resume->ctx + routine->ip_disp)))
+		resume->target_ip = 0;
+}
+
+static __always_inline void count_shape(__u32 tgid, const struct ut_resume_seen *resume)
+{
+	struct ut_shape_key key = {
+		.tgid = tgid,
+		.routine = resume->routine,
+		.distance = (__s64)(resume->target_sp - resume->ctx),
+		.sp_align = resume->target_sp & 63,
+	};
+	__u64 zero = 0, *count;
+
+	count = bpf_map_lookup_elem(&resume_shapes, &key);
+	if (!count) {
+		bpf_map_update_elem(&resume_shapes, &key, &zero, BPF_NOEXIST);
+		count = bpf_map_lookup_elem(&resume_shapes, &key);
+		if (!count) {
+			count_lost(tgid, UT_LOST_COUNTER);
+			return;
+		}
+	}
+	*count += 1; /* this CPU's slot, and a BPF program is not preempted by another on its CPU */
 }
 
 SEC("uprobe")
@@ -238,9 +273,7 @@ int handle_resume(struct pt_regs *ctx)
 	struct ut_target *target = bpf_map_lookup_elem(&targets, &tgid);
 	struct ut_thread_state fresh = { .resumes = 0, .tgid = tgid }, *state;
 	struct ut_routine *routine;
-	struct ut_resume_event *e;
 	__u32 period = resume_period;
-	__u64 seq;
 
 	/* The uprobe is attached per process; the check also covers a recycled pid. */
 	if (!target || !period || index >= UT_MAX_ROUTINES)
@@ -256,21 +289,13 @@ int handle_resume(struct pt_regs *ctx)
 			return 0;
 		}
 	}
-	seq = ++state->resumes; /* only this thread writes its own entry */
+	/* Only this thread writes its own entry, and its signals are delivered after this returns. */
+	state->resumes += 1;
 	state->period = period;
-
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_lost(tgid, UT_LOST_RESUME);
-		return 0;
-	}
-	fill_header(&e->hdr, UT_EVENT_RESUME, pid_tgid);
-	e->seq = seq;
-	e->routine = index;
-	e->pad = 0;
-	e->ctx = resume_context(ctx, routine->ctx_reg);
-	read_resume_target(e, routine);
-	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	state->last.routine = index;
+	state->last.ctx = resume_context(ctx, routine->ctx_reg);
+	read_resume_target(&state->last, routine);
+	count_shape(tgid, &state->last);
 	return 0;
 }
 

@@ -167,7 +167,7 @@ run() {  # MODE THREADS PROCESSES RATE_PER_PROCESS SECONDS
       wait "$tracer_pid" || { cat "$tmp/attach.err" >&2; exit 1; }
       read -r lost load attach < <(py 'import json,sys
 r=json.load(open(sys.argv[1])); rs=r if isinstance(r,list) else [r]
-print(sum(x["lost"]["resume_events"]+x["lost"]["signal_events"] for x in rs), rs[0]["trace"]["load_ms"],
+print(sum(x["lost"]["signal_events"]+x["lost"]["uncounted"] for x in rs), rs[0]["trace"]["load_ms"],
       max(x["trace"]["attach_ms"] for x in rs))' "$tmp/report.json")
       ;;
   esac

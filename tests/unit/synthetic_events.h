@@ -14,19 +14,8 @@ inline constexpr uint32_t kTgid = 4242;
 inline constexpr int32_t kRipDisp = 0xa8;
 inline constexpr int32_t kRcxDisp = 0x98;
 
-inline ut_resume_event resume_event(uint32_t tid, uint64_t seq, uint64_t ctx, uint64_t target_sp,
-                                    uint64_t ktime_ns = 0) {
-  ut_resume_event e{};
-  e.hdr.kind = UT_EVENT_RESUME;
-  e.hdr.tgid = kTgid;
-  e.hdr.tid = tid;
-  e.hdr.ktime_ns = ktime_ns;
-  e.seq = seq;
-  e.ctx = ctx;
-  e.target_sp = target_sp;
-  e.target_ip = 0x401000 + seq;
-  return e;
-}
+// The target IP of a thread's resume with sequence number `seq`, as tests give it.
+inline uint64_t target_ip_of(uint64_t seq) { return 0x401000 + seq; }
 
 struct SignalSpec {
   uint32_t tid = 0;
@@ -41,6 +30,10 @@ struct SignalSpec {
   ut_delivery delivery = UT_DELIVERY_INTERRUPT;
   uint8_t flags = UT_SIG_HANDLER | UT_SIG_SIGINFO;
   uint64_t ktime_ns = 0;
+  // The thread's last resume, which the kernel puts in the event (resume_seq > 0): by default the
+  // one this signal interrupts (its context is `ctx`, its target SP `sp` at the window's start).
+  uint64_t resume_ctx = 0;
+  uint64_t resume_target_sp = 0;
 };
 
 inline ut_signal_event signal_event(const SignalSpec& s) {
@@ -62,6 +55,11 @@ inline ut_signal_event signal_event(const SignalSpec& s) {
   e.window_class = s.cls;
   e.delivery = s.delivery;
   e.flags = s.flags;
+  if (s.resume_seq) {
+    e.resume.ctx = s.resume_ctx ? s.resume_ctx : s.ctx;
+    e.resume.target_sp = s.resume_target_sp ? s.resume_target_sp : s.sp;
+    e.resume.target_ip = target_ip_of(s.resume_seq);
+  }
   return e;
 }
 
@@ -93,7 +91,8 @@ inline ut_signal_event register_hit(uint32_t tid, uint64_t resume_seq, uint64_t 
                        .ctx = ctx,
                        .slot_addr = ctx + kRcxDisp,
                        .slot_value = 0x2a,
-                       .ktime_ns = ktime_ns});
+                       .ktime_ns = ktime_ns,
+                       .resume_target_sp = target_sp});
 }
 
 // A signal inside the routine but outside the window.

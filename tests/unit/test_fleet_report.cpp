@@ -172,6 +172,21 @@ TEST(FleetForecast, AModelWithoutAFiniteRateCountsAsNoModel) {
   EXPECT_STREQ(summarize_exposure(RecordSet{}).predicted.source(), "none");
 }
 
+TEST(FleetRecords, LossesOfOlderAndNewerRecordsAreBothCounted) {
+  RecordSet set;
+  std::string reason;
+  auto newer = modelled_record(1, "node-0", "2026-11-25T20:00:00Z", 60, 0, rate(0, 0, 0));
+  newer["lost_events"] = {{"signal", 1}, {"uncounted", 2}};
+  auto older = modelled_record(2, "node-0", "2026-11-25T20:00:00Z", 60, 0, rate(0, 0, 0));
+  older["lost_events"] = {{"resume", 3}, {"signal", 4}, {"resume_seq_gaps", 5}};  // before UT_EVENTS_VERSION 5
+  ASSERT_TRUE(add_record_line(newer.dump(), set, reason)) << reason;
+  ASSERT_TRUE(add_record_line(older.dump(), set, reason)) << reason;
+  ASSERT_EQ(set.processes.size(), 2u);
+  EXPECT_EQ(set.processes[0].lost_events, 3u);
+  EXPECT_EQ(set.processes[1].lost_events, 12u);
+  EXPECT_EQ(summarize_exposure(set).lost_events, 15u);
+}
+
 // The model divides the resumes counted by the time they were counted in (the on-periods of a
 // sampled or budget-degraded trace): every trace with resume probes has a usable model.
 TEST(FleetForecast, EveryModelWithAResumeRateIsUsed) {

@@ -126,19 +126,19 @@ model::Session sampled_session() {
   return s;
 }
 
-model::Joiner joined(const model::Session& session, const std::vector<ut_resume_event>& resumes,
+model::Joiner joined(const model::Session& session, const model::ResumeShapes& shapes,
                      const std::vector<ut_signal_event>& signals) {
   model::Joiner joiner({.frame = session.frame_size});
-  for (const auto& r : resumes) joiner.add(r);
+  joiner.add_shapes(shapes);
   for (const auto& s : signals) joiner.add(s);
-  joiner.finish();
   return joiner;
 }
 
-std::vector<ut_resume_event> main_thread_resumes() {
-  return {resume_event(kMainTid, 1, kTargetSp - kDistance, kTargetSp, kStartKtime + 400'000'000),
-          resume_event(kMainTid, 2, kTargetSp - kDistance, kTargetSp, kStartKtime + 900'000'000),
-          resume_event(kMainTid, 3, kTargetSp - kDistance, kTargetSp, kStartKtime + 1'900'000'000)};
+// The kernel's shape counts for three resumes of the main thread, D = kDistance.
+model::ResumeShapes main_thread_resumes() {
+  model::ResumeShapes shapes;
+  for (int i = 0; i < 3; ++i) shapes.add(0, kTargetSp, kTargetSp - kDistance);
+  return shapes;
 }
 
 // Two hits at the return-address read and one at a register read, all inside the frame.
@@ -211,23 +211,18 @@ TEST(Report, VerdictWithoutAMeasuredFrameSaysSo) {
 
 TEST(Report, LostEventsAreNeverSilent) {
   model::Session session = exposed_session();
-  session.lost_events[UT_LOST_RESUME] = 3;
   session.lost_events[UT_LOST_SIGNAL] = 5;
-  auto resumes = main_thread_resumes();
-  resumes.erase(resumes.begin() + 1);  // seq 2 lost
-  const Report r = build_report(session, joined(session, resumes, three_hits()));
+  session.lost_events[UT_LOST_COUNTER] = 2;
+  const Report r = build_report(session, joined(session, main_thread_resumes(), three_hits()));
 
   EXPECT_TRUE(r.lost.any());
-  EXPECT_EQ(r.lost.resume_seq_gaps, 1u);
   EXPECT_TRUE(r.verdict.ends_with("; 5 signal events lost, hits may be missing")) << r.verdict;
-  EXPECT_TRUE(contains(render_text(r),
-                       "LOST EVENTS: 3 resume, 5 signal (ring buffer full); 1 resume "
-                       "seqs missing from the events"));
+  const std::string text = render_text(r);
+  EXPECT_TRUE(contains(text, "LOST EVENTS: 5 signal events (ring buffer full)")) << text;
+  EXPECT_TRUE(contains(text, "UNCOUNTED: 2 signals, resumes or resume shapes")) << text;
   const auto json = to_json(r);
-  EXPECT_EQ(json["lost"]["resume_events"], 3);
   EXPECT_EQ(json["lost"]["signal_events"], 5);
-  EXPECT_EQ(json["lost"]["resume_seq_gaps"], 1);
-  EXPECT_EQ(json["process"]["resume_missing"]["lost"], 1) << "the hit whose resume was lost";
+  EXPECT_EQ(json["lost"]["uncounted"], 2);
 }
 
 TEST(Report, NoLossIsStatedToo) {
@@ -240,8 +235,7 @@ TEST(Report, ThreadsAndProcessFromKernelCountersAndEvents) {
   model::Session session = exposed_session();
   const uint32_t events_only_tid = 4245;
   const Report r = build_report(
-      session, joined(session, {resume_event(events_only_tid, 1, kTargetSp - 100, kTargetSp)},
-                      three_hits()));
+      session, joined(session, {}, {three_hits()[0], routine_signal(events_only_tid, 1, 0x10)}));
 
   ASSERT_EQ(r.threads.size(), 3u);
   const Activity& main = r.threads[0];
@@ -250,14 +244,12 @@ TEST(Report, ThreadsAndProcessFromKernelCountersAndEvents) {
   ASSERT_TRUE(main.resumes_per_s.has_value());
   EXPECT_DOUBLE_EQ(*main.resumes_per_s, 800'000 / 30.0);
   EXPECT_FALSE(main.resumes_estimated);
-  EXPECT_EQ(main.resume_events, 0u) << "main_thread_resumes() not fed here";
   EXPECT_EQ(main.signals_total, 410'000u);
-  EXPECT_EQ(main.routine_signals[UT_DELIVERY_INTERRUPT], 4u);
-  EXPECT_EQ(main.routine_signals[UT_DELIVERY_SYSCALL], 1u);
-  EXPECT_EQ(main.hits.total, 3u);
+  EXPECT_EQ(main.routine_signals[UT_DELIVERY_INTERRUPT], 1u);
+  EXPECT_EQ(main.hits.total, 1u);
   EXPECT_EQ(r.threads[2].tid, events_only_tid);
   EXPECT_EQ(r.threads[2].resumes, 0u) << "the kernel's map is authoritative";
-  EXPECT_EQ(r.threads[2].resume_events, 1u);
+  EXPECT_EQ(r.threads[2].routine_signals[UT_DELIVERY_INTERRUPT], 1u) << "known from its event only";
 
   const Activity& p = r.process;
   EXPECT_EQ(p.resumes, 1'200'000u);
@@ -301,7 +293,7 @@ TEST(Report, JsonSaysWhatTheTextSays) {
   const std::string text = render_text(r);
   const auto json = to_json(r);
 
-  EXPECT_EQ(json["schema_version"], 1);
+  EXPECT_EQ(json["schema_version"], 2);
   EXPECT_EQ(json["verdict"]["exposure"], "hit");
   EXPECT_EQ(json["verdict"]["text"], r.verdict);
   EXPECT_TRUE(contains(text, r.verdict));
@@ -408,7 +400,7 @@ TEST(Report, SignalOnlyModeHasNoResumeRateAndNoLoss) {
   const auto json = to_json(r);
   EXPECT_TRUE(json["process"]["resumes"]["per_s"].is_null());
   EXPECT_EQ(json["process"]["resume_missing"]["untraced"], 1);
-  EXPECT_EQ(json["process"]["resume_missing"]["lost"], 0);
+  EXPECT_EQ(json["process"]["resume_missing"]["unprobed"], 0);
   const std::string text = render_text(r);
   EXPECT_TRUE(contains(text, "not a loss")) << text;
   EXPECT_TRUE(contains(r.verdict, "EXPOSED: 1 window hit")) << r.verdict;
@@ -417,12 +409,12 @@ TEST(Report, SignalOnlyModeHasNoResumeRateAndNoLoss) {
 TEST(Report, SchemaDocumentsEveryJsonField) {
   // Hits with and without a resume, so both shapes of the nullable fields appear.
   model::Session session = exposed_session();
-  auto resumes = main_thread_resumes();
-  resumes.erase(resumes.begin() + 1);
-  const Report r = build_report(session, joined(session, resumes, three_hits()));
+  auto signals = three_hits();
+  signals[1].resume.ctx += 16;  // an entry the resume probe did not see
+  const Report r = build_report(session, joined(session, main_thread_resumes(), signals));
   // And a sampled trace, for the fields only that mode fills.
   model::Session sampled = sampled_session();
-  const Report s = build_report(sampled, joined(sampled, resumes, three_hits()));
+  const Report s = build_report(sampled, joined(sampled, main_thread_resumes(), signals));
 
   std::set<std::string> in_json;
   collect_paths(to_json(r), "", in_json);
@@ -440,7 +432,6 @@ TEST(Report, HitLineSaysWhenWhereAndHowBad) {
   model::Joiner joiner({.frame = session.frame_size, .on_hit = [&](const model::JoinedSignal& hit) {
                           line = format_hit_line(hit, session);
                         }});
-  joiner.add(main_thread_resumes()[0]);
   joiner.add(three_hits()[0]);
 
   EXPECT_TRUE(contains(line, "0.500000 s")) << line;

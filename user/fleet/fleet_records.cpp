@@ -88,8 +88,10 @@ ProcessRecord parse_process(const json& r) {
     }
   p.cpu_budget_level = nullable<std::string>(r, "cpu_budget_level").value_or("");
   const json lost = field<json>(r, "lost_events");
-  p.kernel_lost_events = field<uint64_t>(lost, "resume") + field<uint64_t>(lost, "signal");
-  p.resume_seq_gaps = field<uint64_t>(lost, "resume_seq_gaps");
+  // "resume" and "resume_seq_gaps": records of unwindtrace before resumes stopped crossing as events.
+  p.lost_events = field<uint64_t>(lost, "signal");
+  for (const char* name : {"resume", "resume_seq_gaps", "uncounted"})
+    p.lost_events += nullable<uint64_t>(lost, name).value_or(0);
   p.records_dropped = field<uint64_t>(r, "records_dropped");
   return p;
 }

@@ -58,9 +58,8 @@ struct ProcessRecord {
   // unset when the record has no model (no calibration, nothing traced, an older record).
   std::optional<ModelRate> model_crashes_per_s;
   std::string cpu_budget_level;  // the most degraded during the segment; "" without a budget
-  uint64_t kernel_lost_events = 0;  // this process's ring-buffer losses in this segment
-  uint64_t resume_seq_gaps = 0;
-  uint64_t records_dropped = 0;     // the writer's count so far
+  uint64_t lost_events = 0;      // this process's events and counts the kernel could not record
+  uint64_t records_dropped = 0;  // the writer's count so far
 };
 
 struct CrashRecord {

@@ -185,7 +185,7 @@ FleetSummary summarize_exposure(const RecordSet& records, double confidence) {
     auto& dropped = dropped_per_boot[{r.host, r.boot_id}];
     dropped = std::max(dropped, r.records_dropped);
     auto& lost = lost_per_segment[{{r.host, r.boot_id, r.pid, r.process_start_ticks}, r.started_at}];
-    lost = std::max(lost, r.kernel_lost_events + r.resume_seq_gaps);
+    lost = std::max(lost, r.lost_events);
   }
   for (const CrashRecord& c : records.crashes) hosts.insert(c.host);
   summary.hosts = hosts.size();

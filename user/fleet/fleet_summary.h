@@ -51,7 +51,7 @@ struct FleetSummary {
   size_t processes = 0;
   size_t exposed = 0;
   double observed_s = 0;
-  uint64_t lost_events = 0;      // kernel losses plus resume sequence gaps, summed over segments
+  uint64_t lost_events = 0;      // what the kernel could not record, summed over segments
   uint64_t records_dropped = 0;  // the largest count each host boot's writer reported, summed
   PredictedCrashes predicted;     // fleet-wide
   CrashForecast observed;

@@ -1,18 +1,16 @@
-// Joins the two event streams of a trace per thread: every signal delivered inside a hazardous
-// routine is matched to the resume it interrupted by (tid, resume_seq), exactly, never by time.
-// Events arrive in any order across threads, a signal may arrive before its resume, and either
-// kind can be lost; memory stays bounded by keeping only each thread's most recent resumes.
+// Joins what a trace saw per thread: every signal delivered inside a hazardous routine with the
+// resume it interrupted. The kernel does the matching (a signal's event carries its thread's last
+// resume, bpf/events.h), so it is exact and cannot lose a resume; this checks it (a window hit
+// whose context differs from the resume's was an entry the probe never saw), classifies the hit's
+// geometry, and keeps the tallies. Every resume's shape comes from the kernel's counts.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
-#include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "analysis/routine_window.h"
@@ -27,7 +25,7 @@ class DistanceHistogram {
  public:
   static constexpr int64_t kBucketBytes = 64;
 
-  void add(int64_t distance);
+  void add(int64_t distance, uint64_t count = 1);
   void merge(const DistanceHistogram& other);
 
   uint64_t count() const { return count_; }
@@ -47,15 +45,12 @@ class DistanceHistogram {
 
 // Why a signal has no matched resume. Its own data (SP, context register) still give D.
 enum class MissingResume {
-  Lost,      // later resumes of the thread arrived, this one never did (ring buffer full)
-  Expired,   // it arrived but was older than the kept ring when the signal came
-  NotSeen,   // not received by finish(), or too many signals waited for it
-  Unprobed,  // resume_seq 0, or the resume at that seq has another context: the routine was
+  Unprobed,  // resume_seq 0, or the thread's last resume has another context: the routine was
              // entered without passing the resume probe
   Untraced,  // resumes were not traced then (signal-only mode, off-time of sampled mode): not a loss
 };
-inline constexpr size_t kMissingResumeReasons = 5;
-// "lost", "expired", "not_seen", "unprobed", "untraced"
+inline constexpr size_t kMissingResumeReasons = 2;
+// "unprobed", "untraced"
 const char* to_string(MissingResume reason);
 
 struct MatchedResume {
@@ -95,8 +90,6 @@ struct JoinedSignal {
 using HitCallback = std::function<void(const JoinedSignal&)>;
 
 struct JoinOptions {
-  size_t resume_ring = 4096;          // resumes kept per thread for matching late signals
-  size_t max_waiting_signals = 4096;  // per thread, signals whose resume has not arrived yet
   size_t max_kept_hits = 1000;        // hits kept for the report; all are counted and called back
   std::optional<FrameSize> frame{};   // measured on this host; without it, no Inside/Edge/Below
   HitCallback on_hit{};               // called once per window hit, when it is joined
@@ -118,18 +111,9 @@ struct HitTally {
 // Per-thread aggregates, kept incrementally from the events.
 struct ThreadTally {
   uint32_t tgid = 0;
-  uint64_t resume_events = 0;
-  uint64_t max_resume_seq = 0;
-  DistanceHistogram distance;        // of every resume event
-  ResumeShapes shapes;               // of every resume event, exact (model/resume_geometry.h)
   DeliveryCounts routine_signals{};  // signals inside a hazardous routine
   HitTally hits;
   std::array<uint64_t, kMissingResumeReasons> resume_missing{};  // indexed by MissingResume
-
-  // Resume events never received though a later seq was: losses detected from the events alone.
-  uint64_t resume_seq_gaps() const {
-    return max_resume_seq > resume_events ? max_resume_seq - resume_events : 0;
-  }
 };
 
 struct RoutineOffset {
@@ -142,49 +126,24 @@ class Joiner {
  public:
   explicit Joiner(JoinOptions options = {});
 
-  void add(const ut_resume_event& event);
   void add(const ut_signal_event& event);
-  // End of the trace: signals still waiting are joined with resume_missing = NotSeen.
-  // Adding events afterwards throws std::logic_error.
-  void finish();
+  // The kernel's counts of the process's resumes by shape (bpf/trace.bpf.c `resume_shapes`).
+  void add_shapes(const ResumeShapes& shapes) { shapes_.merge(shapes); }
 
   const std::map<uint32_t, ThreadTally>& threads() const { return tallies_; }
   const std::map<RoutineOffset, DeliveryCounts>& routine_offsets() const { return offsets_; }
   const std::vector<JoinedSignal>& kept_hits() const { return kept_hits_; }
-  HitTally hits() const;               // over all threads
-  DistanceHistogram distance() const;  // over all threads
+  HitTally hits() const;                                    // over all threads
+  const ResumeShapes& shapes() const { return shapes_; }    // every traced resume, exact
+  DistanceHistogram distance() const;                       // D of every traced resume
   const JoinOptions& options() const { return options_; }
 
  private:
-  struct StoredResume {
-    uint64_t seq = 0;
-    MatchedResume resume;
-  };
-  // Matching state of one thread: recent resumes by seq, signals waiting for a later seq,
-  // and recent seq ranges never received (to tell a lost resume from an expired one).
-  struct ThreadJoin {
-    std::deque<StoredResume> ring;  // ascending seq, all > max_resume_seq - resume_ring
-    std::map<uint64_t, std::vector<ut_signal_event>> waiting;  // by resume_seq
-    size_t waiting_count = 0;
-    std::deque<std::pair<uint64_t, uint64_t>> gaps;  // [first, last] seqs never received
-  };
-
-  void check_open() const;
-  void record_gap(ThreadJoin& join, ThreadTally& tally, uint64_t first, uint64_t last);
-  void store_late_resume(ThreadJoin& join, const ThreadTally& tally, StoredResume stored);
-  MissingResume missing_reason(const ThreadJoin& join, const ThreadTally& tally,
-                               uint64_t seq) const;
-  const StoredResume* find_resume(const ThreadJoin& join, uint64_t seq) const;
-  void wait_for_resume(ThreadJoin& join, ThreadTally& tally, const ut_signal_event& event);
-  void emit(ThreadTally& tally, const ut_signal_event& event, const MatchedResume* resume,
-            std::optional<MissingResume> missing);
-
   JoinOptions options_;
   std::map<uint32_t, ThreadTally> tallies_;
-  std::unordered_map<uint32_t, ThreadJoin> joins_;
   std::map<RoutineOffset, DeliveryCounts> offsets_;
   std::vector<JoinedSignal> kept_hits_;
-  bool finished_ = false;
+  ResumeShapes shapes_;
 };
 
 }  // namespace ut::model

@@ -21,9 +21,11 @@ class ResumeShapes {
   static constexpr size_t kMaxShapes = 4096;  // beyond: counted in `overflow` only
 
   void add(uint32_t routine, uint64_t target_sp, uint64_t ctx);
+  void add(const ResumeShape& shape, uint64_t count);
   void merge(const ResumeShapes& other);
   const std::map<ResumeShape, uint64_t>& counts() const { return counts_; }
   uint64_t overflow() const { return overflow_; }
+  uint64_t total() const;  // resumes counted, overflow included
 
  private:
   std::map<ResumeShape, uint64_t> counts_;

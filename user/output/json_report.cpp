@@ -76,9 +76,7 @@ json activity_json(const Activity& a) {
            {{"count", a.resumes},
             {"per_s", optional_number(a.resumes_per_s)},
             {"per_s_error", optional_number(a.resumes_per_s_error)},
-            {"estimated", a.resumes_estimated},
-            {"events", a.resume_events},
-            {"seq_gaps", a.resume_seq_gaps}}},
+            {"estimated", a.resumes_estimated}}},
           {"signals",
            {{"total", a.signals_total},
             {"per_s", a.signals_per_s},
@@ -86,8 +84,14 @@ json activity_json(const Activity& a) {
             {"by_signal", by_signal}}},
           {"in_routine", deliveries(a.routine_signals)},
           {"hits", hits_json(a.hits)},
-          {"resume_missing", missing},
-          {"distance", distance_json(a.distance)}};
+          {"resume_missing", missing}};
+}
+
+// The process's activity, and D of every traced resume (the kernel counts shapes per process).
+json process_json(const Report& report) {
+  json process = activity_json(report.process);
+  process["distance"] = distance_json(report.distance);
+  return process;
 }
 
 json routine_json(const RoutineSection& r) {
@@ -200,11 +204,9 @@ json to_json(const Report& report) {
           {"unwinder", report.unwinder},
           {"verdict", {{"exposure", to_string(report.exposure)}, {"text", report.verdict}}},
           {"lost",
-           {{"resume_events", report.lost.kernel[UT_LOST_RESUME]},
-            {"signal_events", report.lost.kernel[UT_LOST_SIGNAL]},
-            {"resume_seq_gaps", report.lost.resume_seq_gaps},
+           {{"signal_events", report.lost.kernel[UT_LOST_SIGNAL]},
             {"uncounted", report.lost.kernel[UT_LOST_COUNTER]}}},
-          {"process", activity_json(report.process)},
+          {"process", process_json(report)},
           {"threads", threads},
           {"routines", routines},
           {"signal_frame", frame},

@@ -9,7 +9,7 @@
 
 namespace ut::output {
 
-inline constexpr int kReportSchemaVersion = 1;  // bump on any incompatible change
+inline constexpr int kReportSchemaVersion = 2;  // bump on any incompatible change
 
 nlohmann::json to_json(const Report& report);
 std::string render_json(const Report& report);  // pretty-printed, newline-terminated

@@ -73,10 +73,11 @@ std::vector<CrashRow> crash_rows(const model::Session& session, const model::Joi
   return rows;
 }
 
-// One thread's model input: its async signals by handler, each handler's geometry on its resumes.
+// One thread's model input: its async signals by handler, each handler's geometry on the process's
+// resumes (the kernel counts shapes per process: a thread is assumed to resume like the others).
 model::ThreadInput thread_input(const model::Session& session, uint32_t tid, const model::ThreadTally& tally,
-                                const std::map<int32_t, uint8_t>& flags, const model::SlotValueSample& values,
-                                const std::vector<CrashRow>& crashes) {
+                                const model::ResumeShapes& shapes, const std::map<int32_t, uint8_t>& flags,
+                                const model::SlotValueSample& values, const std::vector<CrashRow>& crashes) {
   model::ThreadInput t;
   t.tid = tid;
   t.duration_s = session.duration_s;
@@ -89,7 +90,7 @@ model::ThreadInput thread_input(const model::Session& session, uint32_t tid, con
     if (c.key.tid != tid || c.key.delivery != UT_DELIVERY_INTERRUPT || c.count == 0) continue;
     t.async_signals += c.count;
     auto f = flags.find(c.key.sig);
-    auto fates = model::resume_fates(tally.shapes, {session.routines.front()},
+    auto fates = model::resume_fates(shapes, {session.routines.front()},
                                      f != flags.end() ? f->second : kAssumedFlags, session.frame_map, values);
     for (size_t i = 0; i < n && i < fates.size(); ++i) {
       t.p_overwritten[i] += static_cast<double>(c.count) * fates[i].p_overwritten();
@@ -161,8 +162,7 @@ std::optional<ModelSection> build_model_section(const model::Session& session, c
   }
   const auto flags = seen_handler_flags(joiner);
   const auto values = slot_value_sample(session, joiner);
-  model::ResumeShapes all;
-  for (const auto& [tid, tally] : joiner.threads()) all.merge(tally.shapes);
+  const model::ResumeShapes& all = joiner.shapes();
   section.shapes.assign(all.counts().begin(), all.counts().end());
   std::sort(section.shapes.begin(), section.shapes.end(), [](auto& a, auto& b) { return a.second > b.second; });
   if (section.shapes.size() > kListedShapes) section.shapes.resize(kListedShapes);
@@ -185,8 +185,11 @@ std::optional<ModelSection> build_model_section(const model::Session& session, c
   }
   const auto landing = model::landing_input(*session.landing, session.routines.front().window);
   std::vector<model::ThreadInput> inputs;
-  for (const auto& [tid, tally] : joiner.threads()) {
-    inputs.push_back(thread_input(session, tid, tally, flags, values, section.crashes));
+  // Every thread that resumed, not only those that took a signal inside the routine.
+  std::map<uint32_t, model::ThreadTally> tallies = joiner.threads();
+  for (const auto& [tid, resumes] : session.kernel_resumes) tallies.try_emplace(tid);
+  for (const auto& [tid, tally] : tallies) {
+    inputs.push_back(thread_input(session, tid, tally, all, flags, values, section.crashes));
     section.threads.push_back(model::predict_thread(landing, inputs.back()));
   }
   section.process = model::predict_process(landing, inputs);

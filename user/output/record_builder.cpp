@@ -150,7 +150,7 @@ json process_record(const Report& report, const host::HostIdentity& host, const 
       {"signal_frame_bytes", report.frame_size ? json{{"min", report.frame_size->min_bytes},
                                                       {"max", report.frame_size->max_bytes}}
                                                : json(nullptr)},
-      {"distance_median_from", a.distance.median_bucket() ? json(*a.distance.median_bucket()) : json(nullptr)},
+      {"distance_median_from", report.distance.median_bucket() ? json(*report.distance.median_bucket()) : json(nullptr)},
       {"hits_by_placement", hits_by_placement(a.hits)}};
   record["model"] = {{"source", "observed"},
                      {"predicted_crashes_per_s", estimate.per_s},
@@ -160,9 +160,8 @@ json process_record(const Report& report, const host::HostIdentity& host, const 
   // The exposure model of the trace (rates, calibrated landing, geometry per handler,
   // predicted vs observed), exactly as `attach --json` reports it.
   record["exposure_model"] = report.model ? model_json(*report.model) : json(nullptr);
-  record["lost_events"] = {{"resume", report.lost.kernel[UT_LOST_RESUME]},
-                           {"signal", report.lost.kernel[UT_LOST_SIGNAL]},
-                           {"resume_seq_gaps", report.lost.resume_seq_gaps}};
+  record["lost_events"] = {{"signal", report.lost.kernel[UT_LOST_SIGNAL]},
+                           {"uncounted", report.lost.kernel[UT_LOST_COUNTER]}};
   record["records_dropped"] = records_dropped;
   record["cpu_budget_level"] = facts.cpu_budget_level ? json(model::to_string(*facts.cpu_budget_level)) : json(nullptr);
   record["routines"] = routines_json(report);

@@ -50,15 +50,12 @@ void add_signals(Activity& activity, int32_t sig, const DeliveryCounts& counts) 
 
 void accumulate(Activity& total, const Activity& thread) {
   total.resumes += thread.resumes;
-  total.resume_events += thread.resume_events;
-  total.resume_seq_gaps += thread.resume_seq_gaps;
   for (const SignalRow& row : thread.signals) add_signals(total, row.sig, row.by_delivery);
   for (size_t d = 0; d < UT_DELIVERY_KINDS; ++d)
     total.routine_signals[d] += thread.routine_signals[d];
   total.hits.merge(thread.hits);
   for (size_t r = 0; r < model::kMissingResumeReasons; ++r)
     total.resume_missing[r] += thread.resume_missing[r];
-  total.distance.merge(thread.distance);
 }
 
 // Resume rates cover the resume-traced time only; in sampled mode they are estimates.
@@ -105,12 +102,9 @@ std::vector<Activity> thread_activities(const model::Session& session,
   }
   for (const auto& [tid, tally] : joiner.threads()) {
     Activity& activity = thread(tid);
-    activity.resume_events = tally.resume_events;
-    activity.resume_seq_gaps = tally.resume_seq_gaps();
     activity.routine_signals = tally.routine_signals;
     activity.hits = tally.hits;
     activity.resume_missing = tally.resume_missing;
-    activity.distance = tally.distance;
   }
   std::vector<Activity> threads;
   for (auto& [tid, activity] : by_tid) {
@@ -331,6 +325,7 @@ Report build_report(const model::Session& session, const model::Joiner& joiner) 
   for (const Activity& thread : report.threads) accumulate(report.process, thread);
   set_rates(report.process, session.duration_s);
   set_resume_rate(report.process, session, session.resume_periods.estimate());
+  report.distance = joiner.distance();
 
   report.routines = routine_sections(session, joiner);
   for (const model::JoinedSignal& hit : joiner.kept_hits())
@@ -338,7 +333,6 @@ Report build_report(const model::Session& session, const model::Joiner& joiner) 
   report.hits_not_listed = report.process.hits.total - report.hits.size();
 
   report.lost.kernel = session.lost_events;
-  report.lost.resume_seq_gaps = report.process.resume_seq_gaps;
   report.model = build_model_section(session, joiner);
 
   report.exposure = exposure_of(report);

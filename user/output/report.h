@@ -33,8 +33,6 @@ struct Activity {
   std::optional<double> resumes_per_s;
   std::optional<double> resumes_per_s_error;  // sampled mode: one standard error
   bool resumes_estimated = false;             // sampled mode: per_s is scaled from the on-time
-  uint64_t resume_events = 0;      // resume events received
-  uint64_t resume_seq_gaps = 0;    // resume events lost, detected from gaps in the seq
   std::vector<SignalRow> signals;  // every signal the kernel counted, by number
   uint64_t signals_total = 0;
   double signals_per_s = 0;
@@ -42,7 +40,6 @@ struct Activity {
   model::DeliveryCounts routine_signals{};  // inside a hazardous routine
   model::HitTally hits;
   std::array<uint64_t, model::kMissingResumeReasons> resume_missing{};  // signals without resume
-  model::DistanceHistogram distance;                                    // D of every resume event
 };
 
 // One instruction of a routine with the signals that interrupted it.
@@ -75,11 +72,8 @@ struct HitRow {
 };
 
 struct LostEvents {
-  std::array<uint64_t, UT_LOST_KINDS> kernel{};  // ring-buffer reservations that failed, by kind
-  uint64_t resume_seq_gaps = 0;                  // resume losses visible in the events themselves
-  bool any() const {
-    return kernel[UT_LOST_RESUME] || kernel[UT_LOST_SIGNAL] || kernel[UT_LOST_COUNTER] || resume_seq_gaps;
-  }
+  std::array<uint64_t, UT_LOST_KINDS> kernel{};  // what the programs could not record, by kind
+  bool any() const { return kernel[UT_LOST_SIGNAL] || kernel[UT_LOST_COUNTER]; }
 };
 
 enum class Exposure {
@@ -111,6 +105,7 @@ struct Report {
   std::string verdict;  // one line
 
   Activity process;
+  model::DistanceHistogram distance;  // D of every traced resume (the kernel's shape counts)
   std::vector<Activity> threads;  // by tid
   std::vector<RoutineSection> routines;
   std::vector<HitRow> hits;      // the joiner's kept hits, in join order

@@ -124,13 +124,10 @@ void render_lost(std::string& out, const LostEvents& lost) {
     return;
   }
   fmt::format_to(std::back_inserter(out),
-                 "\nLOST EVENTS: {} resume, {} signal (ring buffer full); {} resume seqs missing "
-                 "from the events\n",
-                 grouped(lost.kernel[UT_LOST_RESUME]), grouped(lost.kernel[UT_LOST_SIGNAL]),
-                 grouped(lost.resume_seq_gaps));
+                 "\nLOST EVENTS: {} signal events (ring buffer full)\n", grouped(lost.kernel[UT_LOST_SIGNAL]));
   if (lost.kernel[UT_LOST_COUNTER])
     fmt::format_to(std::back_inserter(out),
-                   "UNCOUNTED: {} signals or resumes (the kernel's per-thread counter maps were full)\n",
+                   "UNCOUNTED: {} signals, resumes or resume shapes (the kernel's counter maps were full)\n",
                    grouped(lost.kernel[UT_LOST_COUNTER]));
 }
 
@@ -143,8 +140,7 @@ void render_process(std::string& out, const Report& r) {
   };
   out += "\nProcess\n";
   line("resumes", p.resumes, resume_rate(p),
-       fmt::format("{} events, {} seq gaps{}", grouped(p.resume_events), grouped(p.resume_seq_gaps),
-                   p.resumes_estimated ? "; rate estimated from the sampled time" : ""));
+       p.resumes_estimated ? "rate estimated from the sampled time" : "counted in the kernel");
   line("signals", p.signals_total, compact_count(p.signals_per_s) + "/s",
        fmt::format("interrupt-delivered {}/s", compact_count(p.interrupt_signals_per_s)));
   line("in routine", total(p.routine_signals), "", delivery_split(p.routine_signals));
@@ -171,18 +167,13 @@ void render_threads(std::string& out, const std::vector<Activity>& threads) {
   if (threads.empty()) return;
   out += "\nThreads\n";
   fmt::format_to(std::back_inserter(out),
-                 "  {:<8}{:>13}{:>8}{:>13}{:>7}{:>12}{:>8}{:>11}{:>6}{:>11}\n", "tid", "resumes",
-                 "/s", "events", "gaps", "signals", "/s", "in routine", "hits", "D median");
-  for (const Activity& t : threads) {
-    const auto median = t.distance.median_bucket();
-    fmt::format_to(std::back_inserter(out),
-                   "  {:<8}{:>13}{:>8}{:>13}{:>7}{:>12}{:>8}{:>11}{:>6}{:>11}\n", t.tid,
+                 "  {:<8}{:>13}{:>8}{:>12}{:>8}{:>11}{:>6}\n", "tid", "resumes", "/s", "signals", "/s",
+                 "in routine", "hits");
+  for (const Activity& t : threads)
+    fmt::format_to(std::back_inserter(out), "  {:<8}{:>13}{:>8}{:>12}{:>8}{:>11}{:>6}\n", t.tid,
                    grouped(t.resumes), t.resumes_per_s ? compact_count(*t.resumes_per_s) : "-",
-                   grouped(t.resume_events),
-                   grouped(t.resume_seq_gaps), grouped(t.signals_total),
-                   compact_count(t.signals_per_s), grouped(total(t.routine_signals)),
-                   grouped(t.hits.total), median ? "~" + grouped(*median) : "-");
-  }
+                   grouped(t.signals_total), compact_count(t.signals_per_s),
+                   grouped(total(t.routine_signals)), grouped(t.hits.total));
 }
 
 std::string window_label(const ListingRow& row) {
@@ -285,7 +276,7 @@ std::string render_text(const Report& report) {
   render_signals(out, report.process);
   render_threads(out, report.threads);
   for (const RoutineSection& routine : report.routines) render_routine(out, routine);
-  render_distance(out, report.process.distance);
+  render_distance(out, report.distance);
   render_frame(out, report.frame_size);
   render_hits(out, report);
   if (report.model) render_model(out, *report.model);

@@ -96,6 +96,10 @@ void BpfTracer::forget_process(pid_t pid) {
   for (const auto& [tid, state] : thread_states())
     if (state.tgid == tgid) tids.push_back(tid);
   delete_keys(bpf_map__fd(skel_->maps.threads), tids, "threads");
+  int shapes_fd = bpf_map__fd(skel_->maps.resume_shapes);
+  delete_keys(shapes_fd,
+              keys_where<ut_shape_key>(shapes_fd, [tgid](const ut_shape_key& k) { return k.tgid == tgid; }),
+              "resume_shapes");
   delete_keys(bpf_map__fd(skel_->maps.lost_events), std::vector<uint32_t>{tgid}, "lost_events");
 }
 
@@ -147,9 +151,7 @@ int BpfTracer::dispatch(void* self, void* data, size_t size) {
   auto* tracer = static_cast<BpfTracer*>(self);
   const auto* hdr = static_cast<const ut_event_header*>(data);
   if (size < sizeof(*hdr)) return 0;
-  if (hdr->kind == UT_EVENT_RESUME && size >= sizeof(ut_resume_event) && tracer->handlers_->on_resume)
-    tracer->handlers_->on_resume(*static_cast<const ut_resume_event*>(data));
-  else if (hdr->kind == UT_EVENT_SIGNAL && size >= sizeof(ut_signal_event) &&
+  if (hdr->kind == UT_EVENT_SIGNAL && size >= sizeof(ut_signal_event) &&
            tracer->handlers_->on_signal)
     tracer->handlers_->on_signal(*static_cast<const ut_signal_event*>(data));
   else if (hdr->kind == UT_EVENT_SLOT_CHECK && size >= sizeof(ut_slot_check_event) && tracer->handlers_->on_slot_check)
@@ -187,6 +189,22 @@ std::map<uint32_t, ut_thread_state> BpfTracer::thread_states() const {
   for (uint32_t tid : keys_where<uint32_t>(fd, [](uint32_t) { return true; })) {
     ut_thread_state state{};
     if (bpf_map_lookup_elem(fd, &tid, &state) == 0) out[tid] = state;
+  }
+  return out;
+}
+
+std::vector<std::pair<ut_shape_key, uint64_t>> BpfTracer::resume_shapes(pid_t pid) const {
+  std::vector<std::pair<ut_shape_key, uint64_t>> out;
+  int fd = bpf_map__fd(skel_->maps.resume_shapes);
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) throw kernel_error("cannot count the possible CPUs", -ncpu, "");
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
+  const auto tgid = static_cast<uint32_t>(pid);
+  for (const auto& key : keys_where<ut_shape_key>(fd, [tgid](const ut_shape_key& k) { return k.tgid == tgid; })) {
+    if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) != 0) continue;
+    uint64_t count = 0;
+    for (uint64_t n : per_cpu) count += n;
+    out.emplace_back(key, count);
   }
   return out;
 }

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "events.h"
@@ -24,7 +25,6 @@ struct ring_buffer;
 namespace ut::trace {
 
 struct EventHandlers {
-  std::function<void(const ut_resume_event&)> on_resume;
   std::function<void(const ut_signal_event&)> on_signal;
   std::function<void(const ut_slot_check_event&)> on_slot_check;  // after attach_slot_checks()
   std::function<void(const ut_fatal_event&)> on_fatal;
@@ -70,6 +70,8 @@ class BpfTracer {
 
   std::vector<SignalCount> signal_counts(pid_t pid) const;
   std::map<uint32_t, ut_thread_state> thread_states() const;  // tid -> state, every process
+  // The process's resumes counted by shape, summed over CPUs.
+  std::vector<std::pair<ut_shape_key, uint64_t>> resume_shapes(pid_t pid) const;
   std::array<uint64_t, UT_LOST_KINDS> lost_events(pid_t pid) const;
   uint64_t programs_run_ns() const;  // with bpf_stats on (trace/tracer_cost.h)
 

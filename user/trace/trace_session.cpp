@@ -328,6 +328,10 @@ TraceResult TraceSession::remove_process(pid_t pid) {
     for (const auto& c : tracer_->signal_counts(pid)) session.signal_counts.push_back({c.key, c.count});
     for (const auto& [tid, state] : states)
       if (state.tgid == static_cast<uint32_t>(pid)) session.kernel_resumes[tid] += state.resumes;
+    model::ResumeShapes shapes;
+    for (const auto& [key, count] : tracer_->resume_shapes(pid))
+      shapes.add({key.routine, key.distance, key.sp_align}, count);
+    process.result.joiner->add_shapes(shapes);
     session.lost_events = tracer_->lost_events(pid);
     tracer_->forget_process(pid);
   }
@@ -335,7 +339,6 @@ TraceResult TraceSession::remove_process(pid_t pid) {
   session.ended_at = std::chrono::system_clock::now();
   session.target_exited = process.exited;
   session.target_change = process.changed;
-  process.result.joiner->finish();
   TraceResult result = std::move(process.result);
   processes_.erase(it);
   order_.erase(std::find(order_.begin(), order_.end(), pid));
@@ -371,13 +374,7 @@ void TraceSession::drain() {
     auto ended = it->second->ended_resumes.find(hdr.tid);
     return ended == it->second->ended_resumes.end() ? 0 : ended->second;
   };
-  EventHandlers handlers{[&](ut_resume_event e) {
-                           if (auto* joiner = joiner_of(e.hdr.tgid)) {
-                             e.seq += seq_base(e.hdr);
-                             joiner->add(e);
-                           }
-                         },
-                         [&](ut_signal_event e) {
+  EventHandlers handlers{[&](ut_signal_event e) {
                            if (auto* joiner = joiner_of(e.hdr.tgid)) {
                              if (!e.resume_off) e.resume_seq += seq_base(e.hdr);
                              joiner->add(e);
