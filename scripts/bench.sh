@@ -5,6 +5,10 @@
 # interleaved (rotating order) REPS times; ratios are paired within a repetition; min and median
 # are printed. Machines here are noisy 2-core VMs: only numbers from one run compare.
 #
+# callsite-trap is signal-only plus the kernel's own uprobe event (tracefs, no BPF) on the call
+# site where unwindtrace counts resumes: the trap alone, the floor of any uprobe-based resume count
+# there (bpftrace cannot probe it: the call lies in a function without a symbol).
+#
 # Sections: main comparison (full mode with and without --slot-checks; with added ns per signal and per resume, tracer CPU, lost events,
 # start-up), tracer CPU at 1k signals/s, lost events at 200k signals/s offered, growth with
 # workload threads (1, 10, 100) and traced processes (1, 10, 100, with -p repeated), and
@@ -17,7 +21,8 @@
 #        [SCALE_REPS=3] (repetitions of the threads and procs sections)
 # UT_BENCH_RAW=FILE appends every run's line (see scripts/bench_stats.py) to FILE.
 # UT_BENCH_MODES="none signal-only sampled" limits the main comparison to those configurations
-# (none first; per-resume costs need signal-only, full and bpftrace).
+# (none first; per-resume costs need signal-only, full and bpftrace). Default: none signal-only
+# full full+slot-checks sampled bpftrace callsite-trap.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 reps=${1:-5}; seconds=${2:-10}; rate=${3:-20000}; sections=${4:-main,cpu,lost,threads,procs,scan}
@@ -38,8 +43,10 @@ tracer_pid=
 # per call, free of the host's noise; it adds ~20-40 ns per program run, to both tracers alike.
 stats_before=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -qw kernel.bpf_stats_enabled=1
+tracefs=/sys/kernel/tracing
 cleanup() {
   set +e  # every step must run, whatever the one before returned
+  trap_off
   [ -n "$tracer_pid" ] && kill "$tracer_pid" 2>/dev/null
   pkill -P $$ 2>/dev/null
   sysctl -qw kernel.bpf_stats_enabled="$stats_before"
@@ -104,6 +111,22 @@ prog_ns_per_call() {
     /^run_cnt:/ {n[side] += $2}
     END {printf "%s %s\n", n["signal"] ? ns["signal"] / n["signal"] : "-", n["resume"] ? ns["resume"] / n["resume"] : "-"}'
 }
+# callsite-trap: a tracefs uprobe event on the resume probe's call site in workload PID, where
+# unwindtrace's analysis puts it (a signal-only attach of a moment reports it; the workload waits
+# for "go" meanwhile).
+trap_on() {
+  "$tool" attach -p "$1" --mode signal-only --duration 0.2 -q --json "$tmp/callsite.json" >/dev/null 2>&1 ||
+    { echo "bench.sh: cannot find the resume probe's call site" >&2; exit 1; }
+  local site; site=$(jq -r '.routines[0] | "\(.object_path):\(.probes[0].file_offset)"' "$tmp/callsite.json")
+  echo "p:ut_bench/callsite $site" >>"$tracefs/uprobe_events"
+  echo 1 >"$tracefs/events/ut_bench/callsite/enable"
+}
+trap_off() {  # the event's hits, and it removed
+  [ -d "$tracefs/events/ut_bench/callsite" ] || return 0
+  echo 0 >"$tracefs/events/ut_bench/callsite/enable"
+  awk '/callsite/ {print $3}' "$tracefs/uprobe_profile" >"$tmp/trap_hits"
+  echo "-:ut_bench/callsite" >>"$tracefs/uprobe_events"
+}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 rm_fifos() { rm -f "$tmp"/go.* "$tmp"/wl.*; }
 
@@ -132,7 +155,11 @@ run() {  # MODE THREADS PROCESSES RATE_PER_PROCESS SECONDS
     *)
       local args=() p
       for p in "${wl_pid[@]}"; do args+=(-p "$p"); done
-      if [ "$mode" = full+slot-checks ]; then args+=(--mode full --slot-checks); else args+=(--mode "$mode"); fi
+      case $mode in
+        full+slot-checks) args+=(--mode full --slot-checks) ;;
+        callsite-trap) args+=(--mode signal-only); trap_on "${wl_pid[0]}" ;;
+        *) args+=(--mode "$mode") ;;
+      esac
       : >"$tmp/attach.err"
       "$tool" attach "${args[@]}" -q --json "$tmp/report.json" >/dev/null 2>"$tmp/attach.err" &
       tracer_pid=$!
@@ -165,6 +192,10 @@ run() {  # MODE THREADS PROCESSES RATE_PER_PROCESS SECONDS
       ;;
     *)
       wait "$tracer_pid" || { cat "$tmp/attach.err" >&2; exit 1; }
+      if [ "$mode" = callsite-trap ]; then
+        trap_off
+        [ "$(cat "$tmp/trap_hits")" -gt 0 ] || { echo "bench.sh: the call-site uprobe event never fired" >&2; exit 1; }
+      fi
       read -r lost load attach < <(py 'import json,sys
 r=json.load(open(sys.argv[1])); rs=r if isinstance(r,list) else [r]
 print(sum(x["lost"]["signal_events"]+x["lost"]["uncounted"] for x in rs), rs[0]["trace"]["load_ms"],
@@ -199,7 +230,7 @@ echo "# BPF ns: the tracer's programs' mean run time per call (kernel.bpf_stats_
 if has main; then
   echo; echo "## Modes vs bpftrace: 1 thread, $rate signals/s, ${seconds} s per run, $reps repetitions"
   : >"$tmp/runs"
-  read -r -a modes <<<"${UT_BENCH_MODES:-none signal-only full full+slot-checks sampled bpftrace}"
+  read -r -a modes <<<"${UT_BENCH_MODES:-none signal-only full full+slot-checks sampled bpftrace callsite-trap}"
   for ((rep = 0; rep < reps; rep++)); do
     for ((k = 0; k < ${#modes[@]}; k++)); do
       m=${modes[(k + rep) % ${#modes[@]}]}

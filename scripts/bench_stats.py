@@ -70,17 +70,25 @@ def costs(runs):
     signals_per_throw = med("signal-only", SIGNALS) / med("signal-only", THROWS)
     resumes_per_throw = med("full", RESUMES) / med("full", THROWS)
     per_signal = (seconds_per_throw("signal-only") - seconds_per_throw("none")) / signals_per_throw
-    per_resume_full = (seconds_per_throw("full") - seconds_per_throw("signal-only")) / resumes_per_throw
-    per_resume_bt = (seconds_per_throw("bpftrace") - seconds_per_throw("signal-only")) / resumes_per_throw
-    slots = "full+slot-checks"
-    per_resume_slots = ((seconds_per_throw(slots) - seconds_per_throw("signal-only")) / resumes_per_throw
-                        if slots in runs else float("nan"))
+
+    def per_resume(config):  # NaN when the run left that configuration out
+        if config not in runs:
+            return float("nan")
+        return (seconds_per_throw(config) - seconds_per_throw("signal-only")) / resumes_per_throw
+
+    per_resume_full = per_resume("full")
+    per_resume_bt = per_resume("bpftrace")
+    per_resume_slots = per_resume("full+slot-checks")
+    per_resume_site = per_resume("callsite-trap")
     print(f"signals per throw {signals_per_throw:.2f}, resumes per throw {resumes_per_throw:.2f} (medians)")
     print("from throws per worker-CPU-second (medians):")
     print(f"added ns per signal (signal-only vs none): {per_signal * 1e9:.0f}")
     print(f"added ns per resume (vs signal-only): full {per_resume_full * 1e9:.0f}, "
           f"bpftrace {per_resume_bt * 1e9:.0f}; full / bpftrace = {per_resume_full / per_resume_bt:.3f}; "
           f"full with --slot-checks {per_resume_slots * 1e9:.0f} (their syscall tracepoint included)")
+    print(f"the trap alone at unwindtrace's call site (callsite-trap: a tracefs uprobe event, no BPF): "
+          f"{per_resume_site * 1e9:.0f} ns per resume, {per_resume_site / per_resume_bt:.3f} of bpftrace's; "
+          f"full mode adds {(per_resume_full - per_resume_site) * 1e9:.0f} ns to it")
     print("BPF program time per call (median), signal side / resume side: full {:.0f} / {:.0f} ns, "
           "bpftrace {:.0f} / {:.0f} ns (the uprobe's trap, ~0.4 us emulated or ~14 us single-stepped "
           "here, comes on top)".format(med("full", BPF_SIGNAL), med("full", BPF_RESUME),
