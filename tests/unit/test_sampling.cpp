@@ -111,17 +111,24 @@ TEST(ResumeSampler, OnAtEachPeriodStartForItsShare) {
   EXPECT_EQ(s.periods, (std::vector<uint32_t>{1, 0, 2, 0})) << "a new flag value per period";
 }
 
-TEST(ResumeSampler, APeriodWhoseOnTimeWasMissedIsLeftOut) {
+TEST(ResumeSampler, ALateWakeStillSamplesItsPeriodIfTheOnTimeFits) {
   Switches s;
   ResumeSampler sampler({0.05, 10}, s.hooks());
   const auto t0 = ResumeSampler::Clock::now();
   sampler.tick(t0);
   sampler.tick(t0 + milliseconds(600));
-  sampler.tick(t0 + milliseconds(25'700));  // period 2, past its 0.5 s: stays off
+  sampler.tick(t0 + milliseconds(19'700));  // period 1, 9.7 s in: 0.5 s no longer fit before 20 s
+  EXPECT_FALSE(sampler.on());
+  sampler.tick(t0 + milliseconds(25'700));  // period 2, 5.7 s in: its 0.5 s still fit
+  EXPECT_TRUE(sampler.on());
+  EXPECT_EQ(sampler.period(), 2u);
+  sampler.tick(t0 + milliseconds(27'000));  // the same period does not go on twice
+  EXPECT_FALSE(sampler.on());
+  sampler.tick(t0 + milliseconds(28'000));
   EXPECT_FALSE(sampler.on());
   sampler.tick(t0 + milliseconds(30'000));
   EXPECT_TRUE(sampler.on());
-  EXPECT_EQ(sampler.period(), 2u);
+  EXPECT_EQ(sampler.period(), 3u);
 }
 
 TEST(ResumeSampler, FullModeStaysOnUntilFinished) {

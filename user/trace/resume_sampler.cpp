@@ -50,8 +50,10 @@ ResumeSampler::Clock::duration ResumeSampler::tick(Clock::time_point now) {
   auto on_for = [&] { return std::chrono::duration<double>(now - on_since_).count(); };
   if (on_ && (current != on_index_ || on_for() >= cycle_.on_s())) {
     switch_off();
-  } else if (!on_ && current != on_index_ && into_period < cycle_.on_s()) {
-    on_index_ = current;  // a period whose start a slow poll missed entirely is skipped
+  } else if (!on_ && current != on_index_ && into_period + cycle_.on_s() <= cycle_.period_s) {
+    // A late wake (a loaded host, a slow detach of the last period's probes) still samples this
+    // period if its whole on-time fits before the next one starts; otherwise it is skipped.
+    on_index_ = current;
     switch_on();
     return seconds(cycle_.on_s());
   }

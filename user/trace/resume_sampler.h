@@ -1,5 +1,5 @@
 // The duty cycle of sampled mode, apart from what it switches: resume tracing goes on at the
-// start of every period (an absolute schedule: no drift) and off `on_s` after the flag went up. The caller
+// start of every period, or as soon after it as the trace loop wakes (an absolute schedule: no drift) and off `on_s` after the flag went up. The caller
 // supplies the switching (attach probes, then raise the period flag; lower it, then detach) and
 // is told each period's exact on-time: the time between raising and lowering the flag, during
 // which every resume is counted. Full mode is the same with a fraction of 1 (never switched off
