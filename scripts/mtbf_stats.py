@@ -65,7 +65,7 @@ def main():
     ret, window = int(sys.argv[2]), int(sys.argv[3])
     prior_ret, prior_window = (int(sys.argv[4]), int(sys.argv[5])) if len(sys.argv) > 5 else (0, 0)
 
-    print("| run | storm s | crashed | how | window hits | at the return-address read | S /s | R /s | load "
+    print("| run | storm s | failed | how | window hits | at the return-address read | S /s | R /s | load "
           f"| crashes/s predicted (95 %) | MTBF predicted | crashes predicted from the hits ({ret + prior_ret} of {window + prior_window}) |")
     print("|---:|---:|---|---|---:|---:|---:|---:|---:|---|---|---:|")
     time = crashes = hits_expected = 0.0

@@ -2,6 +2,7 @@
 # Checks the model's mean time to crash (docs/model.md) against crashes measured on this host:
 # storms on the bundled GNU workload at a padding where a window hit changes the return-address
 # slot, repeated until CRASHES crashes or TOTAL_S of storm, each stopped by its crash or at RUN_S.
+# A crash is any wrong return: a fatal signal, or a thread sent back into the routine for good.
 # Measured MTBF = storm time / crashes; predicted = the report's crash rate, time-weighted, and
 # also observed hits × the landing storm's share of window landings at the return-address read
 # × P(overwritten) there (the landing distribution moves with the host's load, the hits show it).
@@ -48,23 +49,26 @@ while (( crashes < crashes_wanted && deadline - SECONDS >= 30 )); do
   duration=$(( deadline - SECONDS - 20 < run_s ? deadline - SECONDS - 20 : run_s ))
   rm -f "$work/run.json"
   "$tool" demo --depth 0 --padding "$padding" --signal-rate "$rate" --threads "$threads" --duration "$duration" \
-    --hits 0 -q --json "$work/run.json" > "$work/run.txt" 2>&1 || true
+    --hits 0 -q --json "$work/run.json" > "$work/run.txt" 2>&1 &
+  demo=$! started=$SECONDS hung=
+  # A hit at the return-address read here can send the thread back into the routine for good
+  # (the slot then holds the routine's own address): such a workload never ends, and the demo
+  # would wait a storm's length again for it. Kill it once its storm and the trace are over.
+  while kill -0 "$demo" 2>/dev/null; do
+    if (( SECONDS > started + duration + 60 )) && [[ -z $hung ]]; then
+      hung=1
+      kill -KILL $(pgrep -P "$demo") 2>/dev/null || true
+    fi
+    sleep 5
+  done
+  wait "$demo" || true
   [[ -s $work/run.json ]] || { echo "A storm failed: $(tail -3 "$work/run.txt")"; continue; }
-  # The demo prints "ended with status" for a workload that did not exit cleanly; the report's
-  # crashes say which fault it was and whether a window hit preceded it.
   ret_offset=$(jq -r '[.model.geometry[0].window[]? | select(.class | startswith("return")) | .offset] | first' "$work/run.json")
+  # The demo prints "ended with status" for a workload that did not exit cleanly.
   status=$(grep -o 'ended with status [0-9-]*' "$work/run.txt" | grep -o '[0-9-]*$' || true)
-  [[ -n $status ]] && crashes=$(( crashes + 1 ))
-  jq -r --arg status "$status" --arg load "$(cut -d' ' -f1 /proc/loadavg)" '
-    .model as $m | $m.prediction as $p
-    | ([$m.geometry[0].window[]? | select(.class | startswith("return")) | .p_overwritten] | first // "-") as $p_ret
-    | ([$m.crashes[] | "\(.verdict) \(.kind)"] | join(", ")) as $how
-    | [.trace.duration_s, (if $status == "" then 0 else 1 end),
-       (if $status == "" then "" else "status \($status)" + (if $how == "" then "" else ": \($how)" end) end),
-       .process.hits.total, .process.hits.return_address,
-       ($p.async_signals_per_s // 0 | round), ($p.resumes_per_s // 0 | round),
-       ($p.crashes_per_s.value // "-"), ($p.crashes_per_s.low // "-"), ($p.crashes_per_s.high // "-"),
-       $p_ret, $load] | @tsv' "$work/run.json" >> "$work/runs.tsv"
+  [[ -n $status$hung ]] && crashes=$(( crashes + 1 ))
+  jq -r --arg status "$status" --arg hung "$hung" --arg load "$(cut -d' ' -f1 /proc/loadavg)" \
+    -f "$(dirname "$0")/lib/mtbf_run.jq" "$work/run.json" >> "$work/runs.tsv"
   echo "Run $(wc -l < "$work/runs.tsv") ended $(date -u +%H:%M:%S): $(tail -1 "$work/runs.tsv" | tr '\t' ' ')"
 done
 echo "End: $(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg)"
