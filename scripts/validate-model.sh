@@ -22,15 +22,8 @@ tool="$build/unwindtrace"
 storm_s=${STORM_S:-30}
 rates=${RATES:-"5000 10000 20000"}
 landing_s=${LANDING_S:-30}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
-[[ $EUID -eq 0 ]] || { echo "validate-model.sh: needs root (BPF)" >&2; exit 4; }
-[[ -x $tool ]] || { echo "validate-model.sh: no $tool; build first" >&2; exit 2; }
-
-host_cache=${UNWINDTRACE_CALIBRATION:-/var/cache/unwindtrace/calibration.json}
-[[ -f $host_cache ]] && cp "$host_cache" "$work/cache.json"
-export UNWINDTRACE_CALIBRATION="$work/cache.json"
+source "$(dirname "$0")/lib/landing_calibration.sh"
 "$tool" calibrate --json "$work/calibration.json" > "$work/calibration.txt"
 
 # --depth 0: one resume per throw (the catch), so one resume shape, which a padding can place
@@ -83,12 +76,7 @@ hole_pad=$(awk -v ret="$ret_column" '$ret != "hole" { next }
 [[ -n $written_pad && -n $hole_pad ]] || { echo "validate-model.sh: no padding puts every window slot in varying written bytes, or the return-address slot in a hole, here" >&2; exit 1; }
 describe() { grep "^$1 " "$work/fates.txt" | cut -d' ' -f2- ; }
 
-"$tool" calibrate --landing "$landing_s" --depth 0 --padding "$hole_pad" --json "$work/calibration.json" \
-  > "$work/calibration.txt"
-echo "Calibration: $(head -1 "$work/calibration.txt")"
-jq -r '.landing | "Landing: \(.duration_s) s storm, \(.resumes) resumes, \(.async_signals) interrupt signals; window landings: " +
-  ([.instructions[] | select(.offset as $o | $o | IN($w[0][]))] | map("\(.offset)=\(.landings)") | join(", "))' \
-  --slurpfile w <(jq '.landing.window_offsets' "$work/calibration.json") "$work/calibration.json"
+landing_calibration "$landing_s" "$hole_pad"
 echo "Paddings: $written_pad (window slots: $(describe "$written_pad")), $hole_pad ($(describe "$hole_pad")); slots in the order of the window instructions $(printf '+%#x ' $(jq -r '.[].offset' "$work/slots.json")); storms of $storm_s s, 2 threads"
 echo
 echo "| signals/s | padding | slot | load | S /s | R /s | P(overwritten) by window offset | hits/s predicted, first principles (95 %) | hits/s predicted, given routine landings (95 %; n) | hits/s observed (n) | obs/pred | obs/cond | corruptions/s predicted (95 %) | corruptions/s measured (n) | crashes/s predicted (95 %) | crashed | MTBF predicted |"

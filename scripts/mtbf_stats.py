@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Summary for scripts/validate-mtbf.sh: measured against predicted mean time to crash.
+
+  mtbf_stats.py RUNS RET_LANDINGS WINDOW_LANDINGS [PRIOR_RET PRIOR_WINDOW]
+
+RUNS has one tab-separated line per storm: "storm_s crashed how hits ret_hits S R crashes_per_s
+low high p_ret load" (crashes_per_s etc. are the report's model.prediction.crashes_per_s; "-" if
+the report had no prediction). RET_LANDINGS / WINDOW_LANDINGS: the landing calibration's
+interrupt signals at the return-address read / anywhere in the window; PRIOR_*: landings of
+earlier storms to pool with them. Prints the per-run table and the summary, in Markdown.
+"""
+import math
+import sys
+
+Z = 0.025  # two-sided 95 %
+
+
+def gamma_cdf(shape, x):
+    """P(Gamma(shape, 1) <= x) for an integer shape: 1 - P(Poisson(x) < shape)."""
+    term = total = math.exp(-x)
+    for j in range(1, shape):
+        term *= x / j
+        total += term
+    return 1 - total
+
+
+def gamma_quantile(shape, p):
+    """x with gamma_cdf(shape, x) = p, by bisection (no scipy on Debian's base install)."""
+    if shape == 0:
+        return 0.0
+    low, high = 0.0, shape + 20 * math.sqrt(shape) + 20
+    for _ in range(200):
+        mid = (low + high) / 2
+        low, high = (mid, high) if gamma_cdf(shape, mid) < p else (low, mid)
+    return (low + high) / 2
+
+
+def garwood(count):
+    """Exact 95 % interval of a Poisson count."""
+    return gamma_quantile(count, Z), gamma_quantile(count + 1, 1 - Z)
+
+
+def duration(seconds):
+    if seconds is None or seconds == math.inf:
+        return "∞"
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+def mtbf(time, crashes_low, crashes, crashes_high):
+    """Time per crash, for an expected number of crashes and its interval."""
+    inverse = lambda n: time / n if n > 0 else math.inf
+    return f"{duration(inverse(crashes))} ({duration(inverse(crashes_high))}–{duration(inverse(crashes_low))})"
+
+
+def number(field):
+    return None if field == "-" else float(field)
+
+
+def main():
+    runs = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
+    ret, window = int(sys.argv[2]), int(sys.argv[3])
+    prior_ret, prior_window = (int(sys.argv[4]), int(sys.argv[5])) if len(sys.argv) > 5 else (0, 0)
+
+    print("| run | storm s | failed | how | window hits | at the return-address read | S /s | R /s | load "
+          f"| crashes/s predicted (95 %) | MTBF predicted | crashes predicted from the hits ({ret + prior_ret} of {window + prior_window}) |")
+    print("|---:|---:|---|---|---:|---:|---:|---:|---:|---|---|---:|")
+    time = crashes = hits_expected = 0.0
+    predicted = [0.0, 0.0, 0.0]  # expected crashes over the campaign: value, low, high
+    # Per run, the share of window landings at the return-address read: pooled when given.
+    ret_fraction = (ret + prior_ret) / (window + prior_window) if window + prior_window else 0.0
+    for n, (storm_s, crashed, how, hits, ret_hits, s, r, rate, low, high, p_ret, load) in enumerate(runs, 1):
+        t, rate_fields = float(storm_s), [number(x) for x in (rate, low, high)]
+        time += t
+        crashes += int(crashed)
+        # The rates share one landing calibration, so their limits move together: weight by time.
+        for i, x in enumerate(rate_fields):
+            predicted[i] += (x or 0.0) * t
+        from_hits = int(hits) * ret_fraction * (number(p_ret) or 0.0)
+        hits_expected += int(hits) * (number(p_ret) or 0.0)
+        rate_text = "–" if rate_fields[0] is None else f"{rate_fields[0]:.3g} ({rate_fields[1]:.3g}–{rate_fields[2]:.3g})"
+        mtbf_text = "–" if rate_fields[0] is None else duration(1 / rate_fields[0] if rate_fields[0] > 0 else math.inf)
+        print(f"| {n} | {t:.0f} | {'yes' if crashed == '1' else 'no'} | {how} | {hits} | {ret_hits} | {s} | {r} | {load} "
+              f"| {rate_text} | {mtbf_text} | {from_hits:.3g} |")
+
+    c = int(crashes)
+    # Exponential lifetimes, storms stopped at a crash or at RUN_S (time-censored): the MLE is
+    # T / c, its 95 % interval T / Gamma quantiles (the chi-square interval, halved).
+    measured = (time / gamma_quantile(c + 1, 1 - Z), time / c if c else math.inf,
+                time / gamma_quantile(c, Z) if c else math.inf)
+    print()
+    print(f"Storm time {time:.0f} s, runs {len(runs)}, crashes {c}.")
+    print()
+    print(f"| | MTBF (95 %) | predicted / measured | within 3× | P(≤ {c} crashes), P(≥ {c}) if the prediction holds |")
+    print("|---|---|---:|---|---|")
+    print(f"| measured (exponential MLE: storm time / crashes) | {duration(measured[1])} "
+          f"({duration(measured[0])}–{duration(measured[2])}) | | | |")
+
+    def row(label, expected_low, expected, expected_high):
+        predicted_mtbf = time / expected if expected > 0 else math.inf
+        if c:
+            ratio = predicted_mtbf / measured[1]
+            verdict = "yes" if 1 / 3 <= ratio <= 3 else "no"
+            ratio_text = f"{ratio:.2f}" if ratio < math.inf else "∞"
+        else:
+            # No crash: only the measured lower limit is known; a prediction 3× below it fails.
+            ratio_text = "–"
+            verdict = "no" if predicted_mtbf * 3 < measured[0] else "undetermined (no crash)"
+        at_most = 1 - gamma_cdf(c + 1, expected)  # Poisson(expected) <= c
+        at_least = f"{gamma_cdf(c, expected):.2g}" if c else "–"
+        print(f"| {label} | {mtbf(time, expected_low, expected, expected_high)} | {ratio_text} "
+              f"| {verdict} | {at_most:.2g}, {at_least} |")
+
+    row("predicted: the model (S · R · w_ret · P_ret, time-weighted)", predicted[1], predicted[0], predicted[2])
+
+    def from_hits(label, k, n):
+        if n == 0:
+            print(f"| {label} | no window landing | | | |")
+            return
+        k_low, k_high = garwood(k)
+        row(f"{label} ({k} of {n} window landings at the return-address read)",
+            hits_expected * k_low / n, hits_expected * k / n, hits_expected * k_high / n)
+
+    from_hits("predicted: observed hits × landing fraction × P_ret", ret, window)
+    if prior_window:
+        from_hits("the same, pooled with earlier landing storms", ret + prior_ret, window + prior_window)
+
+
+main()

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Checks the model's mean time to crash (docs/model.md) against crashes measured on this host:
+# storms on the bundled GNU workload at a padding where a window hit changes the return-address
+# slot, repeated until CRASHES crashes or TOTAL_S of storm, each stopped by its crash or at RUN_S.
+# A crash is any wrong return: a fatal signal, or a thread sent back into the routine for good.
+# Measured MTBF = storm time / crashes; predicted = the report's crash rate, time-weighted, and
+# also observed hits × the landing storm's share of window landings at the return-address read
+# × P(overwritten) there (the landing distribution moves with the host's load, the hits show it).
+#
+#   scripts/validate-mtbf.sh [BUILD_DIR]   (root; LANDING_S + at most TOTAL_S + ~1 min;
+#     env: PADDING (864), RATE (20000 signals/s), THREADS (2), CRASHES (5), RUN_S (900),
+#          TOTAL_S (3600), LANDING_S (120), LANDING_PADDING (PADDING + 8192),
+#          PRIOR_LANDINGS ("RET WINDOW": earlier landing storms' landings at the return-address
+#          read and in the whole window, pooled with this one's for the second prediction))
+#
+# Prints the campaign's tables in Markdown for docs/model.md.
+set -euo pipefail
+
+build=${1:-build}
+tool="$build/unwindtrace"
+# 864: every window slot lies under sigcontext's saved registers (the return-address slot under
+# the saved %rip), which differ from what the slot holds: a hit at the read crashes the thread.
+padding=${PADDING:-864}
+rate=${RATE:-20000}
+threads=${THREADS:-2}
+crashes_wanted=${CRASHES:-5}
+run_s=${RUN_S:-900}
+total_s=${TOTAL_S:-3600}
+landing_s=${LANDING_S:-120}
+# The landing storm must not crash (calibrate fails if its workload does): two pages more padding
+# keep the storms' layout within a page and cache line but put the stale slots below the frame.
+landing_padding=${LANDING_PADDING:-$(( padding + 8192 ))}
+source "$(dirname "$0")/lib/landing_calibration.sh"
+
+echo "Start: $(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg)"
+landing_calibration "$landing_s" "$landing_padding"
+# window_landings [OFFSET]: the landing storm's interrupt signals in the window (at OFFSET only).
+window_landings() {
+  jq --arg only "${1:-}" '[.landing as $l | $l.instructions[] | select((.offset | IN($l.window_offsets[]))
+    and ($only == "" or .offset == $only)) | .landings] | add // 0' "$work/calibration.json"
+}
+
+# The storm budget counts wall-clock time (attach and report too), so the campaign ends in time.
+deadline=$(( SECONDS + total_s ))
+crashes=0
+ret_offset=none
+: > "$work/runs.tsv"
+while (( crashes < crashes_wanted && deadline - SECONDS >= 30 )); do
+  duration=$(( deadline - SECONDS - 20 < run_s ? deadline - SECONDS - 20 : run_s ))
+  rm -f "$work/run.json"
+  "$tool" demo --depth 0 --padding "$padding" --signal-rate "$rate" --threads "$threads" --duration "$duration" \
+    --hits 0 -q --json "$work/run.json" > "$work/run.txt" 2>&1 &
+  demo=$! started=$SECONDS hung=
+  # A hit at the return-address read here can send the thread back into the routine for good
+  # (the slot then holds the routine's own address): such a workload never ends, and the demo
+  # would wait a storm's length again for it. Kill it once its storm and the trace are over.
+  while kill -0 "$demo" 2>/dev/null; do
+    if (( SECONDS > started + duration + 60 )) && [[ -z $hung ]]; then
+      hung=1
+      kill -KILL $(pgrep -P "$demo") 2>/dev/null || true
+    fi
+    sleep 5
+  done
+  wait "$demo" || true
+  [[ -s $work/run.json ]] || { echo "A storm failed: $(tail -3 "$work/run.txt")"; continue; }
+  ret_offset=$(jq -r '[.model.geometry[0].window[]? | select(.class | startswith("return")) | .offset] | first' "$work/run.json")
+  # The demo prints "ended with status" for a workload that did not exit cleanly.
+  status=$(grep -o 'ended with status [0-9-]*' "$work/run.txt" | grep -o '[0-9-]*$' || true)
+  [[ -n $status$hung ]] && crashes=$(( crashes + 1 ))
+  jq -r --arg status "$status" --arg hung "$hung" --arg load "$(cut -d' ' -f1 /proc/loadavg)" \
+    -f "$(dirname "$0")/lib/mtbf_run.jq" "$work/run.json" >> "$work/runs.tsv"
+  echo "Run $(wc -l < "$work/runs.tsv") ended $(date -u +%H:%M:%S): $(tail -1 "$work/runs.tsv" | tr '\t' ' ')"
+done
+echo "End: $(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "Padding $padding (landing storm: $landing_padding), $rate signals/s, $threads threads, runs of at most $run_s s, $crashes_wanted crashes wanted"
+echo
+# shellcheck disable=SC2086  # PRIOR_LANDINGS is two numbers
+python3 "$(dirname "$0")/mtbf_stats.py" "$work/runs.tsv" "$(window_landings "$ret_offset")" "$(window_landings)" \
+  ${PRIOR_LANDINGS:-}
