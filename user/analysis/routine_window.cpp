@@ -20,6 +20,10 @@ const char* to_string(ReadClass cls) {
   return "?";
 }
 
+const char* to_key(ReadClass cls) {
+  return cls == ReadClass::ReturnAddress ? "return_address" : "register";
+}
+
 uint8_t to_wire(ReadClass cls) {
   switch (cls) {
     case ReadClass::ReturnAddress: return UT_CLASS_RETURN_ADDRESS;

@@ -19,7 +19,8 @@ enum class ReadClass {
   Register,       // the value read is a restored register: a hit means silent corruption
 };
 
-const char* to_string(ReadClass cls);
+const char* to_string(ReadClass cls);  // "return-address", for people
+const char* to_key(ReadClass cls);     // "return_address", in JSON
 uint8_t to_wire(ReadClass cls);  // enum ut_window_class
 
 struct Instruction {

@@ -12,12 +12,8 @@ using nlohmann::json;
 std::string hex(uint64_t address) { return fmt::format("{:#x}", address); }
 
 // Schema names, independent of the analysis stage's display strings.
-const char* class_key(analysis::ReadClass cls) {
-  return cls == analysis::ReadClass::ReturnAddress ? "return_address" : "register";
-}
-
 json optional_class(const std::optional<analysis::ReadClass>& cls) {
-  return cls ? json(class_key(*cls)) : json(nullptr);
+  return cls ? json(analysis::to_key(*cls)) : json(nullptr);
 }
 
 json optional_number(const std::optional<double>& value) {

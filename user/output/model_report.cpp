@@ -208,7 +208,7 @@ nlohmann::json model_json(const ModelSection& section) {
       for (size_t i = 0; i < model::kSlotFates; ++i) fates[model::to_string(static_cast<model::SlotFate>(i))] = f.resumes[i];
       window.push_back({{"routine", f.routine},
                         {"offset", fmt::format("{:#x}", f.offset)},
-                        {"class", analysis::to_string(f.cls)},
+                        {"class", analysis::to_key(f.cls)},
                         {"resumes", fates},
                         {"min_handler_bytes", f.min_handler_bytes ? nlohmann::json(*f.min_handler_bytes) : nlohmann::json(nullptr)},
                         {"value_differs_resumes", f.value_differs_resumes ? nlohmann::json(*f.value_differs_resumes) : nlohmann::json(nullptr)},

@@ -13,7 +13,7 @@ nlohmann::json window_json(const std::vector<analysis::WindowInsn>& window) {
   auto out = nlohmann::json::array();
   for (const auto& insn : window)
     out.push_back({{"offset", insn.offset},
-                   {"class", insn.cls == analysis::ReadClass::ReturnAddress ? "return_address" : "register"},
+                   {"class", analysis::to_key(insn.cls)},
                    {"slot_disp", insn.slot_disp},
                    {"instruction", insn.text}});
   return out;
