@@ -105,12 +105,12 @@ OVERHEAD (scripts/bench.sh, docs/performance.md; GNU workload, 1 thread, 20k sig
 noisy shared 2-core VM, median of 5 paired runs, throughput per worker-CPU-second):
   signal-only  0.996-1.0: ~0.2-0.4 us of BPF per delivered signal
   sampled      0.85-1.06 across runs: full mode's resume cost for 5% of the time (noisy here)
-  full         0.89-0.92: ~2.6 us per resume (uprobe on an emulated call, 0.5 us of BPF,
-               a 64-byte ring-buffer record)
+  full         0.89-0.92: ~2.6-3.3 us per resume, ~2.5 us of it the uprobe trap itself on an
+               emulated call (0.43 us of BPF; nothing crosses to user space per resume)
   full --slot-checks  0.67-0.75: ~12-24 us per resume. Their rt_sigreturn syscall tracepoint
                slows every syscall on the host while attached (GNU libunwind makes ~110
                syscalls per resume): a diagnosis, not a production setting
-  bpftrace     0.72-0.73 for the equivalent script (uprobe on the routine: ~15 us per resume)
+  bpftrace     0.70-0.73 for the equivalent script (uprobe on the routine: ~15 us per resume)
 Tracer CPU < 0.2% of a core; no events lost; start-up ~55 ms to load the programs,
 ~0.3 s per process (analysis and probes).
 
