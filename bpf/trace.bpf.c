@@ -90,19 +90,26 @@ static __always_inline void count_lost(__u32 tgid, __u32 kind)
 		lost->n[kind] += 1;
 }
 
+/* The counter of `key` in a hash of __u64 counters, created at 0 if missing; NULL if it is full. */
+static __always_inline __u64 *counter_of(void *map, const void *key)
+{
+	__u64 zero = 0, *count = bpf_map_lookup_elem(map, key);
+
+	if (!count) {
+		bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
+		count = bpf_map_lookup_elem(map, key);
+	}
+	return count;
+}
+
 static __always_inline void count_signal(__u32 tgid, __u32 tid, int sig, __u32 delivery)
 {
 	struct ut_signal_key key = { .tgid = tgid, .tid = tid, .sig = sig, .delivery = delivery };
-	__u64 zero = 0, *count;
+	__u64 *count = counter_of(&signal_counts, &key);
 
-	count = bpf_map_lookup_elem(&signal_counts, &key);
 	if (!count) {
-		bpf_map_update_elem(&signal_counts, &key, &zero, BPF_NOEXIST);
-		count = bpf_map_lookup_elem(&signal_counts, &key);
-		if (!count) {
-			count_lost(tgid, UT_LOST_COUNTER);
-			return;
-		}
+		count_lost(tgid, UT_LOST_COUNTER);
+		return;
 	}
 	__sync_fetch_and_add(count, 1);
 }
@@ -250,16 +257,11 @@ static __always_inline void count_shape(__u32 tgid, const struct ut_resume_seen 
 		.distance = (__s64)(resume->target_sp - resume->ctx),
 		.sp_align = resume->target_sp & 63,
 	};
-	__u64 zero = 0, *count;
+	__u64 *count = counter_of(&resume_shapes, &key);
 
-	count = bpf_map_lookup_elem(&resume_shapes, &key);
 	if (!count) {
-		bpf_map_update_elem(&resume_shapes, &key, &zero, BPF_NOEXIST);
-		count = bpf_map_lookup_elem(&resume_shapes, &key);
-		if (!count) {
-			count_lost(tgid, UT_LOST_COUNTER);
-			return;
-		}
+		count_lost(tgid, UT_LOST_COUNTER);
+		return;
 	}
 	*count += 1; /* this CPU's slot, and a BPF program is not preempted by another on its CPU */
 }
