@@ -73,11 +73,14 @@ std::vector<CrashRow> crash_rows(const model::Session& session, const model::Joi
   return rows;
 }
 
-// One thread's model input: its async signals by handler, each handler's geometry on the process's
-// resumes (the kernel counts shapes per process: a thread is assumed to resume like the others).
+// Each interrupt-delivered signal's handler geometry at the first routine's window instructions,
+// over the process's resumes (the kernel counts shapes per process: every thread is assumed to
+// resume like the others, so this is computed once per signal, not per thread).
+using FatesBySignal = std::map<int32_t, std::vector<model::InstructionFates>>;
+
+// One thread's model input: its async signals by handler, weighted by each handler's geometry.
 model::ThreadInput thread_input(const model::Session& session, uint32_t tid, const model::ThreadTally& tally,
-                                const model::ResumeShapes& shapes, const std::map<int32_t, uint8_t>& flags,
-                                const model::SlotValueSample& values, const std::vector<CrashRow>& crashes) {
+                                const FatesBySignal& fates_by_signal, const std::vector<CrashRow>& crashes) {
   model::ThreadInput t;
   t.tid = tid;
   t.duration_s = session.duration_s;
@@ -89,9 +92,7 @@ model::ThreadInput thread_input(const model::Session& session, uint32_t tid, con
   for (const auto& c : session.signal_counts) {
     if (c.key.tid != tid || c.key.delivery != UT_DELIVERY_INTERRUPT || c.count == 0) continue;
     t.async_signals += c.count;
-    auto f = flags.find(c.key.sig);
-    auto fates = model::resume_fates(shapes, {session.routines.front()},
-                                     f != flags.end() ? f->second : kAssumedFlags, session.frame_map, values);
+    const auto& fates = fates_by_signal.at(c.key.sig);
     for (size_t i = 0; i < n && i < fates.size(); ++i) {
       t.p_overwritten[i] += static_cast<double>(c.count) * fates[i].p_overwritten();
       t.p_possible[i] += static_cast<double>(c.count) * fates[i].p_possible();
@@ -169,6 +170,7 @@ std::optional<ModelSection> build_model_section(const model::Session& session, c
   std::map<int32_t, bool> interrupt_sigs;
   for (const auto& c : session.signal_counts)
     if (c.key.delivery == UT_DELIVERY_INTERRUPT && c.count) interrupt_sigs[c.key.sig] = true;
+  FatesBySignal fates_by_signal;
   for (const auto& [sig, unused] : interrupt_sigs) {
     HandlerGeometry h;
     h.sig = sig;
@@ -177,6 +179,7 @@ std::optional<ModelSection> build_model_section(const model::Session& session, c
     h.flags_assumed = f == flags.end();
     h.flags = h.flags_assumed ? kAssumedFlags : f->second;
     h.window = model::resume_fates(all, session.routines, h.flags, session.frame_map, values);
+    fates_by_signal[sig] = model::resume_fates(all, {session.routines.front()}, h.flags, session.frame_map, values);
     section.handlers.push_back(std::move(h));
   }
   if (!session.landing) {
@@ -189,7 +192,7 @@ std::optional<ModelSection> build_model_section(const model::Session& session, c
   std::map<uint32_t, model::ThreadTally> tallies = joiner.threads();
   for (const auto& [tid, resumes] : session.kernel_resumes) tallies.try_emplace(tid);
   for (const auto& [tid, tally] : tallies) {
-    inputs.push_back(thread_input(session, tid, tally, all, flags, values, section.crashes));
+    inputs.push_back(thread_input(session, tid, tally, fates_by_signal, section.crashes));
     section.threads.push_back(model::predict_thread(landing, inputs.back()));
   }
   section.process = model::predict_process(landing, inputs);
