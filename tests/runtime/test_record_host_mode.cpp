@@ -188,7 +188,8 @@ TEST(RecordHostMode, FullDiskDropsWholeRecordsSaysSoOnceAndExitsOne) {
   UT_REQUIRE_ROOT();
   Workload exposed("gnu", {"--threads", "1", "--signal-rate", "1000", "--duration", "60"});
   exposed.go();
-  RecordRun run({"--duration", "4", "--segment-s", "0.5", "-p", std::to_string(exposed.pid())}, 3000);
+  RecordRun run({"--duration", "4", "--segment-s", "0.5", "-p", std::to_string(exposed.pid())},
+                {.file_size_limit = 3000});
   auto status = run.process().wait(60);
   std::string err = run.process().read_stderr_rest();
   EXPECT_EQ(status, 1) << err;
@@ -260,13 +261,14 @@ TEST(RecordHostMode, AnExecOfTheSameProgramEndsTheSegmentAndTracesTheNewImage) {
   UT_REQUIRE_ROOT();
   proc::ChildProcess target({std::string(UT_PROGRAM_DIR) + "/ut_throw_gnu"});
   ASSERT_EQ(target.read_stdout_line(10), "ready");
-  RecordRun run({"--duration", "60", "--rescan-s", "600", "--segment-s", "600", "-p", std::to_string(target.pid())});
-  // record is running once its host record is out; then the first scan's time to trace the target.
-  ASSERT_TRUE(eventually(30, [&] { return !run.records().empty(); }));
-  std::this_thread::sleep_for(std::chrono::seconds(5));
+  RecordRun run({"--duration", "120", "--rescan-s", "600", "--segment-s", "600", "-p", std::to_string(target.pid())},
+                {.notes = true});
+  std::string attached = fmt::format("attached to PID {} ", target.pid());
+  ASSERT_TRUE(run.wait_for_note(attached, 60)) << "the first image was not traced";
   target.write_stdin("reexec\n");
   ASSERT_EQ(target.read_stdout_line(10), "ready") << "the program did not exec itself";
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ASSERT_TRUE(run.wait_for_note("exec'd", 30)) << "the exec did not end the first image's trace";
+  ASSERT_TRUE(run.wait_for_note(attached, 30)) << "the new image was not traced";
   run.process().send_signal(SIGTERM);
   ASSERT_EQ(run.process().wait(30), 0) << run.process().read_stderr_rest();
 
