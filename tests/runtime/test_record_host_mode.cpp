@@ -85,8 +85,9 @@ TEST(RecordHostMode, TracesTheExposedProcessAndWritesItsRecords) {
 TEST(RecordHostMode, PicksUpAProcessStartedLaterAndWritesItsFinalRecordAtExit) {
   UT_REQUIRE_ROOT();
   // Every process running the workload's executable: others' processes on this host stay out.
-  RecordRun run({"--duration", "30", "--rescan-s", "0.5", "--segment-s", "60", "--exe", workload_path("gnu")});
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  RecordRun run({"--duration", "60", "--rescan-s", "0.5", "--segment-s", "60", "--exe", workload_path("gnu")},
+                {.notes = true});
+  ASSERT_TRUE(run.wait_for_note("first scan done", 30));
   Workload late("gnu", {"--threads", "1", "--signal-rate", "1000", "--duration", "2"});
   late.go();
   late.finish(30);
@@ -121,8 +122,8 @@ TEST(RecordHostMode, RecordsACrashOfAnyProcess) {
   UT_REQUIRE_ROOT();
   proc::ChildProcess crasher({std::string(UT_PROGRAM_DIR) + "/ut_jump_to_zero"});
   ASSERT_EQ(crasher.read_stdout_line(10), "ready");
-  RecordRun run({"--duration", "30", "-p", std::to_string(crasher.pid())});
-  std::this_thread::sleep_for(std::chrono::seconds(1));  // loaded and attached
+  RecordRun run({"--duration", "60", "-p", std::to_string(crasher.pid())}, {.notes = true});
+  ASSERT_TRUE(run.wait_for_note("first scan done", 30)) << "the crash watch is attached before the first scan";
   crasher.write_stdin("go\n");
   EXPECT_EQ(crasher.wait(10), 128 + SIGSEGV);
   nlohmann::json crash;

@@ -104,6 +104,9 @@ int run_record(const RecordOptions& options) {
     host_metrics.last_rescan_s = stats.last_scan_s;
     host_metrics.cpu_used_percent = stats.cpu_used_percent.value_or(0);
     update_host_metrics();
+    if (stats.scans == 1 && !options.quiet)  // from here on, it is up: say so once
+      fmt::print(stderr, "unwindtrace: first scan done in {:.1f} s, {} process(es) traced; watching for new "
+                 "ones, execs and crashes\n", stats.last_scan_s, stats.traced_now);
   };
   // Each budget step: a host record saying where the budget stands, and the metrics.
   apply_budget_options(options.budget, trace_options, [&](const model::BudgetStep& step, const model::CpuBudget& budget) {
