@@ -21,6 +21,7 @@ struct CalibrateOptions {
   std::string cache_path = host::default_calibration_path();
   bool force = false;
   double landing_s = 0;
+  bool pool = false;
   unsigned threads = 2;
   double signal_rate = 20000;
   unsigned depth = 2;
@@ -56,12 +57,41 @@ host::LandingCalibration measure_landing(const CalibrateOptions& options, const 
   }
 }
 
+host::LandingWorkload landing_workload(const CalibrateOptions& options) {
+  return {options.threads, options.signal_rate, options.depth, options.padding};
+}
+
+// --pool: the cached landing calibration this storm adds to, checked before the storm runs.
+std::optional<host::LandingCalibration> pool_base(const CalibrateOptions& options, const host::Calibration& cached) {
+  if (!options.pool) return std::nullopt;
+  if (!cached.landing) {
+    fmt::print(stderr, "unwindtrace calibrate: --pool: no landing calibration cached yet; this storm starts one\n");
+    return std::nullopt;
+  }
+  if (cached.landing->workload != landing_workload(options))
+    throw UserError(ExitCode::Usage,
+                    fmt::format("--pool: the cached landing storms ran another workload shape; pool only storms with "
+                                "the same --threads, --signal-rate, --depth and --padding (cached: {}), or run "
+                                "without --pool to replace them",
+                                host::landing_workload_text(cached.landing->workload)));
+  return cached.landing;
+}
+
 int run_calibrate(const CalibrateOptions& options) {
   install_stop_handlers();
+  if (options.pool && options.landing_s <= 0) throw UserError(ExitCode::Usage, "--pool needs --landing SECONDS");
   auto loaded = host::load_or_measure_calibration(options.cache_path, options.force);
   fmt::print(stderr, "unwindtrace calibrate: {}\n", loaded.note);
   if (options.landing_s > 0) {
-    loaded.calibration.landing = measure_landing(options, loaded.calibration.key.cpu_model);
+    auto earlier = pool_base(options, loaded.calibration);
+    auto landing = measure_landing(options, loaded.calibration.key.cpu_model);
+    landing.workload = landing_workload(options);
+    try {
+      loaded.calibration.landing = earlier ? model::pool_landings(*earlier, landing) : landing;
+    } catch (const std::invalid_argument& e) {  // another routine build: known only after the storm
+      throw UserError(ExitCode::Internal, fmt::format("--pool: not pooled, the cache keeps the earlier storms: {}; "
+                                                      "run without --pool to replace them", e.what()));
+    }
     try {
       host::write_calibration(options.cache_path, loaded.calibration);
     } catch (const std::exception& e) {
@@ -94,7 +124,10 @@ reuses the cached result until one of them changes.
 Landing (--landing SECONDS, root): runs the bundled GNU workload under a signal storm, traced,
 and stores per instruction of _Ux86_64_setcontext w = landings / (interrupt signals x resumes/s),
 the seconds a resume spends there: the exposure model's input (docs/model.md). Kept across
-kernel updates while the CPU model stays the same.
+kernel updates while the CPU model stays the same. Rare instructions need long storms: with
+--pool each storm adds its landings and exposure to the cached ones (same workload shape), so
+an hour can be gathered ten minutes at a time (at +0x52, the return-address read, AMD hosts
+see about 1 window landing in 100).
 
 Cache: $UNWINDTRACE_CALIBRATION, else /var/cache/unwindtrace/calibration.json (--cache).
 Output: text on stdout (stderr with --json -); --json writes the calibration (docs/calibration.md).
@@ -106,6 +139,9 @@ Exit codes: 0 done, 2 usage, 4 missing privileges (--landing), 5 kernel feature 
   cmd->add_flag("--force", options->force, "measure the frame map again even if the cache is valid");
   cmd->add_option("--landing", options->landing_s, "also run a landing storm of SECONDS (e.g. 30)")
       ->check(CLI::Range(0.0, 3600.0));
+  cmd->add_flag("--pool", options->pool,
+                "add the landing storm to the cached one (same CPU, routine build and workload shape) instead "
+                "of replacing it");
   cmd->add_option("--threads", options->threads, "landing storm: workload threads")->check(CLI::Range(1u, 64u));
   cmd->add_option("--signal-rate", options->signal_rate, "landing storm: signals per second")
       ->check(CLI::Range(1.0, 1e6));

@@ -59,8 +59,13 @@ json landing_json(const LandingCalibration& l) {
                             {"w_s", i.w_s}, {"w_low_s", i.w_low_s}, {"w_high_s", i.w_high_s}});
   json window = json::array();
   for (uint32_t offset : l.window_offsets) window.push_back(fmt::format("{:#x}", offset));
+  json workload = nullptr;
+  if (l.workload)
+    workload = {{"threads", l.workload->threads}, {"signal_rate", l.workload->signal_rate},
+                {"depth", l.workload->depth}, {"padding", l.workload->padding}};
   return {{"cpu_model", l.cpu_model},   {"object", l.object_path},
           {"build_id", l.build_id},     {"symbol", l.symbol},
+          {"workload", workload},       {"storms", l.storms},
           {"duration_s", l.duration_s}, {"resumes", l.resumes},
           {"async_signals", l.async_signals}, {"syscall_signals", l.syscall_signals},
           {"seconds_per_landing", l.seconds_per_landing},
@@ -75,6 +80,9 @@ LandingCalibration landing_from(const json& j) {
   l.object_path = j.at("object");
   l.build_id = j.at("build_id");
   l.symbol = j.at("symbol");
+  if (auto w = j.find("workload"); w != j.end() && !w->is_null())
+    l.workload = LandingWorkload{w->at("threads"), w->at("signal_rate"), w->at("depth"), w->at("padding")};
+  l.storms = j.value("storms", 1u);
   l.duration_s = j.at("duration_s");
   l.resumes = j.at("resumes");
   l.async_signals = j.at("async_signals");
@@ -93,6 +101,12 @@ std::string now_iso8601() {
 }
 
 }  // namespace
+
+std::string landing_workload_text(const std::optional<LandingWorkload>& w) {
+  if (!w) return "not recorded";
+  return fmt::format("{} threads, {:g} signals/s, depth {}, padding {}", w->threads, w->signal_rate, w->depth,
+                     w->padding);
+}
 
 const InstructionLanding* LandingCalibration::at(uint32_t offset) const {
   for (const auto& i : instructions)

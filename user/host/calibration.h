@@ -40,13 +40,29 @@ struct InstructionLanding {
   double w_high_s = 0;
 };
 
-// `calibrate --landing`: the bundled workload under a storm, traced.
+// The bundled workload's shape in a landing storm: w depends on it (the unwind depth and the
+// padding move the target stack's cache and TLB state), so only storms of one shape are pooled.
+struct LandingWorkload {
+  unsigned threads = 0;
+  double signal_rate = 0;
+  unsigned depth = 0;
+  uint64_t padding = 0;
+  bool operator==(const LandingWorkload&) const = default;
+};
+
+// "2 threads, 20000 signals/s, depth 0, padding 9056", or "not recorded".
+std::string landing_workload_text(const std::optional<LandingWorkload>& workload);
+
+// `calibrate --landing`: the bundled workload under a storm, traced; with --pool, the sum of
+// several such storms.
 struct LandingCalibration {
   std::string cpu_model;  // valid for this CPU model only
   std::string object_path;  // the routine's object (GNU libunwind)
   std::string build_id;
   std::string symbol;
-  double duration_s = 0;
+  std::optional<LandingWorkload> workload;  // absent in caches written before it was recorded
+  unsigned storms = 1;
+  double duration_s = 0;        // all storms
   uint64_t resumes = 0;         // kernel's count, all workers
   uint64_t async_signals = 0;   // delivered by interrupt to the workers
   uint64_t syscall_signals = 0;  // delivered at a syscall return (cannot land in the window)

@@ -3,10 +3,26 @@
 #include <map>
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 #include "model/exposure_model.h"
 #include "model/count_intervals.h"
 
 namespace ut::model {
+
+namespace {
+
+// w and its interval per offset, from the landing counts and the storm's exposure.
+void set_instructions(host::LandingCalibration& l, const std::map<uint32_t, uint64_t>& landings) {
+  l.instructions.clear();
+  for (const auto& [offset, count] : landings) {
+    const Interval ci = poisson_interval(count);
+    l.instructions.push_back({offset, count, static_cast<double>(count) * l.seconds_per_landing,
+                              ci.low * l.seconds_per_landing, ci.high * l.seconds_per_landing});
+  }
+}
+
+}  // namespace
 
 host::LandingCalibration landing_from_trace(const Session& session, const Joiner& joiner,
                                             const std::string& cpu_model) {
@@ -45,12 +61,36 @@ host::LandingCalibration landing_from_trace(const Session& session, const Joiner
   for (uint32_t offset : l.window_offsets) landings[offset] = 0;
   for (const auto& [where, counts] : joiner.routine_offsets())
     if (where.routine == 0 && counts[UT_DELIVERY_INTERRUPT] > 0) landings[where.offset] += counts[UT_DELIVERY_INTERRUPT];
-  for (const auto& [offset, count] : landings) {
-    const Interval ci = poisson_interval(count);
-    l.instructions.push_back({offset, count, static_cast<double>(count) * l.seconds_per_landing,
-                              ci.low * l.seconds_per_landing, ci.high * l.seconds_per_landing});
-  }
+  set_instructions(l, landings);
   return l;
+}
+
+host::LandingCalibration pool_landings(const host::LandingCalibration& earlier,
+                                       const host::LandingCalibration& later) {
+  auto differ = [](const char* what, const std::string& a, const std::string& b) {
+    return std::invalid_argument(fmt::format("the cached landing calibration is for another {} ({}, not {})",
+                                             what, a, b));
+  };
+  if (earlier.cpu_model != later.cpu_model) throw differ("CPU model", earlier.cpu_model, later.cpu_model);
+  if (earlier.build_id != later.build_id || earlier.symbol != later.symbol || earlier.window_offsets != later.window_offsets)
+    throw differ("routine build", earlier.symbol + " " + earlier.build_id, later.symbol + " " + later.build_id);
+  if (!earlier.workload || earlier.workload != later.workload)
+    throw differ("workload shape", host::landing_workload_text(earlier.workload),
+                 host::landing_workload_text(later.workload));
+  if (earlier.seconds_per_landing <= 0 || later.seconds_per_landing <= 0)
+    throw std::invalid_argument("a landing calibration without exposure (no interrupt-delivered signal)");
+  host::LandingCalibration pooled = later;
+  pooled.storms = earlier.storms + later.storms;
+  pooled.duration_s = earlier.duration_s + later.duration_s;
+  pooled.resumes = earlier.resumes + later.resumes;
+  pooled.async_signals = earlier.async_signals + later.async_signals;
+  pooled.syscall_signals = earlier.syscall_signals + later.syscall_signals;
+  pooled.seconds_per_landing = 1 / (1 / earlier.seconds_per_landing + 1 / later.seconds_per_landing);
+  std::map<uint32_t, uint64_t> landings;
+  for (const auto* l : {&earlier, &later})
+    for (const auto& i : l->instructions) landings[i.offset] += i.landings;
+  set_instructions(pooled, landings);
+  return pooled;
 }
 
 bool lands_elsewhere(const analysis::RoutineWindow& window, uint32_t offset) {

@@ -14,6 +14,14 @@ namespace ut::model {
 host::LandingCalibration landing_from_trace(const Session& session, const Joiner& joiner,
                                             const std::string& cpu_model);
 
+// Two landing storms of the same routine build, CPU model and workload shape as one: landings and
+// exposure (Σ_t async_t · R_t = 1 / seconds_per_landing) add, so w_i = ΣL_i / ΣE and its interval
+// narrows with the pooled landings. Why: on some CPUs a landing at the return-address read is
+// rarer than one per ten minutes of storm, so one storm bounds w_ret but cannot estimate it.
+// Throws std::invalid_argument, saying what differs, when the two are not of the same kind.
+host::LandingCalibration pool_landings(const host::LandingCalibration& earlier,
+                                       const host::LandingCalibration& later);
+
 // Outside the window and off the routine's first instruction, where a signal pending during the
 // resume probe lands: the landings the conditional prediction counts (model/exposure_model.h).
 bool lands_elsewhere(const analysis::RoutineWindow& window, uint32_t offset);

@@ -57,9 +57,10 @@ std::string calibration_text(const host::Calibration& c) {
     return out;
   }
   const auto& l = *c.landing;
-  out += fmt::format("Landing calibration ({}, {:.0f} s storm on the bundled workload): {} resumes, {} "
-                     "interrupt-delivered signals ({} at a syscall return)\n",
-                     l.symbol, l.duration_s, l.resumes, l.async_signals, l.syscall_signals);
+  out += fmt::format("Landing calibration ({}, {} storm(s), {:.0f} s in all, on the bundled workload: {}): {} "
+                     "resumes, {} interrupt-delivered signals ({} at a syscall return)\n",
+                     l.symbol, l.storms, l.duration_s, host::landing_workload_text(l.workload), l.resumes,
+                     l.async_signals, l.syscall_signals);
   out += fmt::format("  {:>8} {:>9} {:>12} {:>25}  {}\n", "offset", "landings", "w (s)", "95 % interval", "");
   for (const auto& i : l.instructions) {
     bool window = std::find(l.window_offsets.begin(), l.window_offsets.end(), i.offset) != l.window_offsets.end();
