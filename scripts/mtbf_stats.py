@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 """Summary for scripts/validate-mtbf.sh: measured against predicted mean time to crash.
 
-  mtbf_stats.py RUNS RET_LANDINGS WINDOW_LANDINGS [PRIOR_RET PRIOR_WINDOW]
+  mtbf_stats.py RUNS RET_LANDINGS WINDOW_LANDINGS [--prior-landings RET WINDOW]
+               [--prior-storms SECONDS CRASHES]
 
 RUNS has one tab-separated line per storm: "storm_s crashed how hits ret_hits S R crashes_per_s
 low high p_ret load" (crashes_per_s etc. are the report's model.prediction.crashes_per_s; "-" if
 the report had no prediction). RET_LANDINGS / WINDOW_LANDINGS: the landing calibration's
-interrupt signals at the return-address read / anywhere in the window; PRIOR_*: landings of
-earlier storms to pool with them. Prints the per-run table and the summary, in Markdown.
+interrupt signals at the return-address read / anywhere in the window; --prior-landings: landings
+of earlier landing storms to pool with them; --prior-storms: storm seconds and crashes of earlier
+campaigns of the same configuration, pooled into the measured MTBF the predictions are checked
+against (lifetimes are exponential: storm time and crashes add). Prints the per-run table and the
+summary, in Markdown.
 """
+import argparse
 import math
-import sys
 
 Z = 0.025  # two-sided 95 %
 
@@ -61,9 +65,17 @@ def number(field):
 
 
 def main():
-    runs = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
-    ret, window = int(sys.argv[2]), int(sys.argv[3])
-    prior_ret, prior_window = (int(sys.argv[4]), int(sys.argv[5])) if len(sys.argv) > 5 else (0, 0)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs")
+    parser.add_argument("ret", type=int)
+    parser.add_argument("window", type=int)
+    parser.add_argument("--prior-landings", nargs=2, type=int, default=(0, 0), metavar=("RET", "WINDOW"))
+    parser.add_argument("--prior-storms", nargs=2, type=float, default=(0, 0), metavar=("SECONDS", "CRASHES"))
+    args = parser.parse_args()
+    runs = [line.rstrip("\n").split("\t") for line in open(args.runs) if line.strip()]
+    ret, window = args.ret, args.window
+    prior_ret, prior_window = args.prior_landings
+    prior_time, prior_crashes = args.prior_storms[0], int(args.prior_storms[1])
 
     print("| run | storm s | failed | how | window hits | at the return-address read | S /s | R /s | load "
           f"| crashes/s predicted (95 %) | MTBF predicted | crashes predicted from the hits ({ret + prior_ret} of {window + prior_window}) |")
@@ -86,18 +98,31 @@ def main():
         print(f"| {n} | {t:.0f} | {'yes' if crashed == '1' else 'no'} | {how} | {hits} | {ret_hits} | {s} | {r} | {load} "
               f"| {rate_text} | {mtbf_text} | {from_hits:.3g} |")
 
-    c = int(crashes)
     # Exponential lifetimes, storms stopped at a crash or at RUN_S (time-censored): the MLE is
     # T / c, its 95 % interval T / Gamma quantiles (the chi-square interval, halved).
-    measured = (time / gamma_quantile(c + 1, 1 - Z), time / c if c else math.inf,
-                time / gamma_quantile(c, Z) if c else math.inf)
+    def measured_mtbf(t, c):
+        return (t / gamma_quantile(c + 1, 1 - Z), t / c if c else math.inf, t / gamma_quantile(c, Z) if c else math.inf)
+
+    def measured_text(m):
+        return f"{duration(m[1])} ({duration(m[0])}–{duration(m[2])})"
+
+    campaign_time, campaign_crashes = time, int(crashes)
     print()
-    print(f"Storm time {time:.0f} s, runs {len(runs)}, crashes {c}.")
+    print(f"Storm time {time:.0f} s, runs {len(runs)}, crashes {campaign_crashes}.")
     print()
+    # The predictions are rates: checked against all storms of this configuration, earlier ones too.
+    time, c = campaign_time + prior_time, campaign_crashes + prior_crashes
+    measured = measured_mtbf(time, c)
+    scale = time / campaign_time if campaign_time else 0.0
+    predicted = [x * scale for x in predicted]
+    hits_expected *= scale
     print(f"| | MTBF (95 %) | predicted / measured | within 3× | P(≤ {c} crashes), P(≥ {c}) if the prediction holds |")
     print("|---|---|---:|---|---|")
-    print(f"| measured (exponential MLE: storm time / crashes) | {duration(measured[1])} "
-          f"({duration(measured[0])}–{duration(measured[2])}) | | | |")
+    print("| measured (exponential MLE: storm time / crashes) | "
+          f"{measured_text(measured_mtbf(campaign_time, campaign_crashes))} | | | |")
+    if prior_time:
+        print(f"| measured, with earlier storms of this configuration ({prior_time:.0f} s, {prior_crashes} crashes): "
+              f"{time:.0f} s, {c} crashes | {measured_text(measured)} | | | |")
 
     def row(label, expected_low, expected, expected_high):
         predicted_mtbf = time / expected if expected > 0 else math.inf

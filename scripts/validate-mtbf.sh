@@ -9,9 +9,12 @@
 #
 #   scripts/validate-mtbf.sh [BUILD_DIR]   (root; LANDING_S + at most TOTAL_S + ~1 min;
 #     env: PADDING (864), RATE (20000 signals/s), THREADS (2), CRASHES (5), RUN_S (900),
-#          TOTAL_S (3600), LANDING_S (120), LANDING_PADDING (PADDING + 8192),
+#          TOTAL_S (3600), LANDING_S (120; 0: the calibration's landing as it is, e.g. pooled
+#          with `calibrate --landing --pool`), LANDING_PADDING (PADDING + 8192),
 #          PRIOR_LANDINGS ("RET WINDOW": earlier landing storms' landings at the return-address
-#          read and in the whole window, pooled with this one's for the second prediction))
+#          read and in the whole window, pooled with this one's for the second prediction),
+#          PRIOR_STORMS ("SECONDS CRASHES": earlier campaigns' storms of this configuration,
+#          pooled into the measured MTBF))
 #
 # Prints the campaign's tables in Markdown for docs/model.md.
 set -euo pipefail
@@ -74,6 +77,8 @@ done
 echo "End: $(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "Padding $padding (landing storm: $landing_padding), $rate signals/s, $threads threads, runs of at most $run_s s, $crashes_wanted crashes wanted"
 echo
-# shellcheck disable=SC2086  # PRIOR_LANDINGS is two numbers
+prior=()
+[[ -n ${PRIOR_LANDINGS:-} ]] && read -ra landings <<< "$PRIOR_LANDINGS" && prior+=(--prior-landings "${landings[@]}")
+[[ -n ${PRIOR_STORMS:-} ]] && read -ra storms <<< "$PRIOR_STORMS" && prior+=(--prior-storms "${storms[@]}")
 python3 "$(dirname "$0")/mtbf_stats.py" "$work/runs.tsv" "$(window_landings "$ret_offset")" "$(window_landings)" \
-  ${PRIOR_LANDINGS:-}
+  "${prior[@]}"

@@ -14,12 +14,20 @@ host_cache=${UNWINDTRACE_CALIBRATION:-/var/cache/unwindtrace/calibration.json}
 export UNWINDTRACE_CALIBRATION="$work/cache.json"
 
 # landing_calibration SECONDS PADDING: the landing storm on the --depth 0 workload (one resume
-# shape) into $work/calibration.json, and its summary on two lines.
+# shape) into $work/calibration.json, and its summary on two lines. SECONDS 0: no storm, the
+# calibration's landing as it is (e.g. pooled from many storms with `calibrate --landing --pool`).
 landing_calibration() {
-  "$tool" calibrate --landing "$1" --depth 0 --padding "$2" --json "$work/calibration.json" \
-    > "$work/calibration.txt"
-  echo "Calibration: $(head -1 "$work/calibration.txt")"
-  jq -r '.landing | "Landing: \(.duration_s) s storm, \(.resumes) resumes, \(.async_signals) interrupt signals; window landings: " +
+  if [[ $1 == 0 ]]; then
+    [[ -f $work/cache.json ]] && jq -e '.landing' "$work/cache.json" > /dev/null ||
+      { echo "$me: LANDING_S=0 needs a landing calibration in $host_cache" >&2; exit 2; }
+    cp "$work/cache.json" "$work/calibration.json"
+    echo "Calibration: $host_cache, as it is"
+  else
+    "$tool" calibrate --landing "$1" --depth 0 --padding "$2" --json "$work/calibration.json" \
+      > "$work/calibration.txt"
+    echo "Calibration: $(head -1 "$work/calibration.txt")"
+  fi
+  jq -r '.landing | "Landing: \(.storms // 1) storm(s), \(.duration_s) s, workload \(.workload // "not recorded"), \(.resumes) resumes, \(.async_signals) interrupt signals; window landings: " +
     ([.instructions[] | select(.offset | IN($w[0][]))] | map("\(.offset)=\(.landings)") | join(", "))' \
     --slurpfile w <(jq '.landing.window_offsets' "$work/calibration.json") "$work/calibration.json"
 }
