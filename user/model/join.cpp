@@ -105,6 +105,27 @@ void HitTally::merge(const HitTally& other) {
   geometry_unknown += other.geometry_unknown;
 }
 
+void StuckCheck::add(const JoinedSignal& hit, std::span<const UnwinderRoutine> routines) {
+  if (stuck) {
+    ++stuck->hits;
+    stuck->last_hit_ns = hit.ktime_ns;
+    return;
+  }
+  if (hit.window_class != analysis::ReadClass::ReturnAddress) return;
+  const UnwinderRoutine* routine = routine_at(routines, hit.slot_value);
+  if (!routine) {
+    last_return_hit_ns = hit.ktime_ns;
+    return;
+  }
+  stuck = StuckThread{.since_ns = hit.ktime_ns,
+                      .slot_value = hit.slot_value,
+                      .routine = static_cast<uint32_t>(routine - routines.data()),
+                      .offset = hit.slot_value - routine->start,
+                      .cause_ns = last_return_hit_ns,
+                      .hits = 1,
+                      .last_hit_ns = hit.ktime_ns};
+}
+
 Joiner::Joiner(JoinOptions options) : options_(std::move(options)) {}
 
 void Joiner::add(const ut_signal_event& event) {
@@ -151,6 +172,7 @@ void Joiner::add(const ut_signal_event& event) {
 
   s.geometry = classify_slot(event.sp, event.slot_addr, event.flags, options_.frame);
   tally.hits.add(s);
+  tally.stuck_check.add(s, options_.routines);
   if (options_.on_hit) options_.on_hit(s);
   if (kept_hits_.size() < options_.max_kept_hits) kept_hits_.push_back(std::move(s));
 }

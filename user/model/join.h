@@ -11,10 +11,12 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "analysis/routine_window.h"
 #include "events.h"
+#include "model/crash_signature.h"
 #include "model/geometry.h"
 #include "model/resume_shapes.h"
 
@@ -93,6 +95,9 @@ struct JoinOptions {
   size_t max_kept_hits = 1000;        // hits kept for the report; all are counted and called back
   std::optional<FrameSize> frame{};   // measured on this host; without it, no Inside/Edge/Below
   HitCallback on_hit{};               // called once per window hit, when it is joined
+  // The process's traced routines (unwinder_routines.h), for the stuck-thread check; without
+  // them no thread is found stuck.
+  std::vector<UnwinderRoutine> routines{};
 };
 
 using DeliveryCounts = std::array<uint64_t, UT_DELIVERY_KINDS>;  // indexed by ut_delivery
@@ -108,12 +113,37 @@ struct HitTally {
   void merge(const HitTally& other);
 };
 
+// A thread an earlier window hit sent back into the routine for good (docs/model.md, "Stuck
+// threads"): that hit's frame wrote its saved %rip, the routine's own address, over the stale
+// return-address slot, so the routine now returns into itself and loops without faulting, and
+// every later signal to the thread lands in the window. A real resume target is a landing pad in
+// user code, never inside a hazardous routine: a return-address hit whose slot points into one is
+// the mark.
+struct StuckThread {
+  uint64_t since_ns = 0;     // the first such hit
+  uint64_t slot_value = 0;   // its slot's value: where the routine returns to
+  uint32_t routine = 0;      // which routine that address lies in (index into the routines)
+  uint64_t offset = 0;       // slot_value - that routine's start
+  std::optional<uint64_t> cause_ns;  // the thread's return-address hit before: the one that did it
+  uint64_t hits = 0;         // window hits from since_ns on, that one included
+  uint64_t last_hit_ns = 0;
+};
+
+// Watches one thread's window hits, in order, for the stuck mark.
+struct StuckCheck {
+  std::optional<StuckThread> stuck;
+  std::optional<uint64_t> last_return_hit_ns;  // until it is stuck
+
+  void add(const JoinedSignal& hit, std::span<const UnwinderRoutine> routines);
+};
+
 // Per-thread aggregates, kept incrementally from the events.
 struct ThreadTally {
   uint32_t tgid = 0;
   DeliveryCounts routine_signals{};  // signals inside a hazardous routine
   HitTally hits;
   std::array<uint64_t, kMissingResumeReasons> resume_missing{};  // indexed by MissingResume
+  StuckCheck stuck_check;
 };
 
 struct RoutineOffset {

@@ -159,6 +159,21 @@ json hit_json(const HitRow& row) {
            h.resume_missing ? json(model::to_string(*h.resume_missing)) : json(nullptr)}};
 }
 
+json stuck_json(const Report& report) {
+  json threads = json::array();
+  for (const StuckRow& row : report.stuck_threads)
+    threads.push_back({{"tid", row.tid},
+                       {"since_s", row.since_s},
+                       {"cause_s", row.cause_s ? json(*row.cause_s) : json(nullptr)},
+                       {"slot_value", hex(row.stuck.slot_value)},
+                       {"routine", row.stuck.routine},
+                       {"symbol", row.routine},
+                       {"offset", row.stuck.offset},
+                       {"hits", row.stuck.hits},
+                       {"last_hit_s", row.last_hit_s}});
+  return {{"count", report.stuck_threads.size()}, {"hits", report.stuck_hits}, {"threads", threads}};
+}
+
 }  // namespace
 
 json to_json(const Report& report) {
@@ -210,7 +225,8 @@ json to_json(const Report& report) {
           {"hits",
            {{"total", report.process.hits.total},
             {"listed", listed},
-            {"not_listed", report.hits_not_listed}}}};
+            {"not_listed", report.hits_not_listed}}},
+          {"stuck_threads", stuck_json(report)}};
 }
 
 std::string render_json(const Report& report) { return to_json(report).dump(2) + "\n"; }

@@ -266,6 +266,25 @@ void render_hits(std::string& out, const Report& r) {
   for (const HitRow& row : r.hits) out += "  " + hit_line(row) + "\n";
 }
 
+// A stuck thread's hits look like a storm of exposure: say plainly that they are one dead thread.
+void render_stuck(std::string& out, const Report& r) {
+  if (r.stuck_threads.empty()) return;
+  fmt::format_to(std::back_inserter(out), "\nStuck threads: {}\n", r.stuck_threads.size());
+  for (const StuckRow& row : r.stuck_threads) {
+    const std::string cause = row.cause_s ? fmt::format(" (at {:.6f} s)", *row.cause_s) : "";
+    fmt::format_to(std::back_inserter(out),
+                   "  thread {} is stuck: an earlier window hit{} made it return into {}+{:#x} (slot value {:#x}, "
+                   "seen at {:.6f} s); it loops there instead of resuming, and no crash follows while it does\n",
+                   row.tid, cause, row.routine, row.stuck.offset, row.stuck.slot_value, row.since_s);
+    fmt::format_to(std::back_inserter(out),
+                   "    its {} window hits from then on (the last at {:.6f} s) are that loop, not exposure\n",
+                   grouped(row.stuck.hits), row.last_hit_s);
+  }
+  fmt::format_to(std::back_inserter(out),
+                 "  the hit counts above and the model's observed hits include these {} hits\n",
+                 grouped(r.stuck_hits));
+}
+
 }  // namespace
 
 std::string render_text(const Report& report) {
@@ -279,6 +298,7 @@ std::string render_text(const Report& report) {
   render_distance(out, report.distance);
   render_frame(out, report.frame_size);
   render_hits(out, report);
+  render_stuck(out, report);
   if (report.model) render_model(out, *report.model);
   return out;
 }
