@@ -448,7 +448,7 @@ TEST(Report, AStuckThreadIsReportedAsOneLoopNotAsExposure) {
   EXPECT_DOUBLE_EQ(row.since_s, 2.5);
   EXPECT_DOUBLE_EQ(row.last_hit_s, 2.7);
   EXPECT_EQ(row.cause_s, 1.0) << "its return-address hit before";
-  EXPECT_EQ(row.routine, "_Ux86_64_setcontext");
+  EXPECT_EQ(row.returns_to_symbol, "_Ux86_64_setcontext");
   EXPECT_EQ(r.stuck_hits, 3u);
   EXPECT_EQ(r.process.hits.total, 7u) << "the hit counts themselves are unchanged";
   EXPECT_TRUE(contains(r.verdict, "1 thread stuck looping in the unwinder: 3 of these hits are that loop"))
@@ -459,9 +459,12 @@ TEST(Report, AStuckThreadIsReportedAsOneLoopNotAsExposure) {
   EXPECT_EQ(json["stuck_threads"]["hits"], 3);
   const auto& thread = json["stuck_threads"]["threads"][0];
   EXPECT_EQ(thread["tid"], kMainTid);
-  EXPECT_EQ(thread["slot_value"], "0x7f00000053d4");
+  EXPECT_EQ(thread["mark"], "return_into_routine");
   EXPECT_EQ(thread["symbol"], "_Ux86_64_setcontext");
   EXPECT_EQ(thread["offset"], 0x52);
+  EXPECT_EQ(thread["returns_to"]["address"], "0x7f00000053d4");
+  EXPECT_EQ(thread["returns_to"]["symbol"], "_Ux86_64_setcontext");
+  EXPECT_EQ(thread["returns_to"]["offset"], 0x52);
   EXPECT_EQ(thread["hits"], 3);
   EXPECT_DOUBLE_EQ(thread["cause_s"].get<double>(), 1.0);
 

@@ -32,7 +32,7 @@ ut_signal_event stuck_at(uint32_t tid, uint64_t ktime_ns) {
 }
 
 const std::optional<StuckThread>& stuck_of(const Joiner& joiner, uint32_t tid) {
-  return joiner.threads().at(tid).stuck_check.stuck;
+  return joiner.threads().at(tid).stuck_check.stuck();
 }
 
 TEST(StuckThreads, AReturnAddressIntoTheRoutineMeansStuck) {
@@ -42,10 +42,13 @@ TEST(StuckThreads, AReturnAddressIntoTheRoutineMeansStuck) {
 
   const auto& stuck = stuck_of(joiner, 7);
   ASSERT_TRUE(stuck);
+  EXPECT_EQ(stuck->mark, StuckMark::ReturnIntoRoutine);
   EXPECT_EQ(stuck->since_ns, 200u);
-  EXPECT_EQ(stuck->slot_value, kRoutineStart + 0x52);
-  EXPECT_EQ(stuck->routine, 0u);
   EXPECT_EQ(stuck->offset, 0x52u);
+  ASSERT_TRUE(stuck->returns_to);
+  EXPECT_EQ(stuck->returns_to->address, kRoutineStart + 0x52);
+  EXPECT_EQ(stuck->returns_to->routine, 0u);
+  EXPECT_EQ(stuck->returns_to->offset, 0x52u);
   EXPECT_EQ(stuck->cause_ns, 100u) << "the return-address hit before it sent it back";
   EXPECT_EQ(stuck->hits, 1u);
   EXPECT_EQ(stuck->last_hit_ns, 200u);
@@ -53,17 +56,19 @@ TEST(StuckThreads, AReturnAddressIntoTheRoutineMeansStuck) {
 
 TEST(StuckThreads, ANormalResumeTargetIsNotStuck) {
   Joiner joiner(with_routines());
-  for (uint64_t t = 1; t <= 5; ++t) joiner.add(normal_hit(7, t));
+  // One return-address hit per resume, as a thread that resumes normally takes them.
+  for (uint64_t seq = 1; seq <= 5; ++seq) joiner.add(return_address_hit(7, seq, kTargetSp, kDistance, seq));
   EXPECT_FALSE(stuck_of(joiner, 7));
-  EXPECT_EQ(joiner.threads().at(7).stuck_check.last_return_hit_ns, 5u);
 }
 
 TEST(StuckThreads, RegisterReadsNeverMarkAThread) {
   Joiner joiner(with_routines());
   // A restored register may well hold an address inside the routine: it is not a return target.
-  ut_signal_event rcx = register_hit(7, 1, kTargetSp, kDistance, 100);
-  rcx.slot_value = kRoutineStart + 0x52;
-  joiner.add(rcx);
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    ut_signal_event rcx = register_hit(7, seq, kTargetSp, kDistance, seq);
+    rcx.slot_value = kRoutineStart + 0x52;
+    joiner.add(rcx);
+  }
   EXPECT_FALSE(stuck_of(joiner, 7));
 }
 
@@ -120,9 +125,67 @@ TEST(StuckThreads, NamesTheRoutineTheSlotPointsInto) {
   joiner.add(hit);
   const auto& stuck = stuck_of(joiner, 7);
   ASSERT_TRUE(stuck);
-  EXPECT_EQ(stuck->routine, 1u);
-  EXPECT_EQ(stuck->offset, 0x30u);
+  ASSERT_TRUE(stuck->returns_to);
+  EXPECT_EQ(stuck->returns_to->routine, 1u);
+  EXPECT_EQ(stuck->returns_to->offset, 0x30u);
+  EXPECT_EQ(stuck->routine, 0u) << "the hit itself was in routine 0";
   EXPECT_FALSE(stuck->cause_ns) << "no return-address hit seen before";
+}
+
+// Signals rarely land right after the loop's `ret`, at the return-address read: most of a stuck
+// thread's hits are at the register reads after `push %rcx`, all of one resume.
+ut_signal_event loop_hit(uint32_t tid, uint32_t offset, uint64_t ktime_ns, uint64_t seq = 1) {
+  ut_signal_event e = register_hit(tid, seq, kTargetSp, kDistance, ktime_ns);
+  e.routine_offset = offset;
+  e.ip = kRoutineStart + offset;
+  return e;
+}
+
+TEST(StuckThreads, TheWindowRunningAgainWithinOneResumeMeansStuck) {
+  Joiner joiner(with_routines());
+  joiner.add(normal_hit(7, 100));      // resume 1, at +0x52: the cause
+  joiner.add(loop_hit(7, 0x59, 150));  // +0x59 of the same pass: nothing wrong yet
+  joiner.add(loop_hit(7, 0x59, 160));  // the same instruction again: two signals back to back can do that
+  joiner.add(loop_hit(7, 0x5a, 170));
+  EXPECT_FALSE(stuck_of(joiner, 7));
+  joiner.add(loop_hit(7, 0x59, 180));  // back before +0x5a without a new resume
+
+  const auto& stuck = stuck_of(joiner, 7);
+  ASSERT_TRUE(stuck);
+  EXPECT_EQ(stuck->mark, StuckMark::WindowAgain);
+  EXPECT_EQ(stuck->since_ns, 180u);
+  EXPECT_EQ(stuck->offset, 0x59u);
+  EXPECT_EQ(stuck->cause_ns, 100u);
+  EXPECT_FALSE(stuck->returns_to) << "no return-address hit showed where it returns to yet";
+
+  joiner.add(stuck_at(7, 190));  // a later hit at +0x52 shows it
+  ASSERT_TRUE(stuck->returns_to);
+  EXPECT_EQ(stuck->returns_to->offset, 0x52u);
+  EXPECT_EQ(stuck->mark, StuckMark::WindowAgain) << "the first mark stays";
+  EXPECT_EQ(stuck->hits, 2u);
+}
+
+TEST(StuckThreads, AnEarlierInstructionOfANewResumeIsNotTheWindowAgain) {
+  Joiner joiner(with_routines());
+  joiner.add(loop_hit(7, 0x5a, 100, 1));
+  joiner.add(loop_hit(7, 0x59, 200, 2));
+  joiner.add(return_address_hit(7, 3, kTargetSp, kDistance, 300));
+  EXPECT_FALSE(stuck_of(joiner, 7));
+}
+
+TEST(StuckThreads, WithoutTracedResumesOnlyTheReturnTargetTells) {
+  Joiner joiner(with_routines());
+  auto untraced = [](ut_signal_event e) {
+    e.resume_off = 1;
+    e.resume_seq = 0;
+    return e;
+  };
+  joiner.add(untraced(loop_hit(7, 0x5a, 100)));
+  joiner.add(untraced(loop_hit(7, 0x59, 200)));
+  EXPECT_FALSE(stuck_of(joiner, 7)) << "two passes or one: unknown without resumes";
+  joiner.add(untraced(stuck_at(7, 300)));
+  ASSERT_TRUE(stuck_of(joiner, 7));
+  EXPECT_EQ(stuck_of(joiner, 7)->mark, StuckMark::ReturnIntoRoutine);
 }
 
 TEST(StuckThreads, WithoutRoutinesNothingIsFound) {

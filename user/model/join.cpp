@@ -105,25 +105,41 @@ void HitTally::merge(const HitTally& other) {
   geometry_unknown += other.geometry_unknown;
 }
 
+const char* to_string(StuckMark mark) {
+  switch (mark) {
+    case StuckMark::ReturnIntoRoutine: return "return_into_routine";
+    case StuckMark::WindowAgain: return "window_again";
+  }
+  return "?";
+}
+
 void StuckCheck::add(const JoinedSignal& hit, std::span<const UnwinderRoutine> routines) {
-  if (stuck) {
-    ++stuck->hits;
-    stuck->last_hit_ns = hit.ktime_ns;
+  std::optional<StuckTarget> target;
+  if (hit.window_class == analysis::ReadClass::ReturnAddress)
+    if (const UnwinderRoutine* r = routine_at(routines, hit.slot_value))
+      target = StuckTarget{hit.slot_value, static_cast<uint32_t>(r - routines.data()), hit.slot_value - r->start};
+  const bool window_again = hit.resume && last_pass_ && last_pass_->resume_seq == hit.resume->seq &&
+                            last_pass_->routine == hit.routine && hit.offset < last_pass_->offset;
+  last_pass_ = hit.resume ? std::optional(Pass{hit.resume->seq, hit.routine, hit.offset}) : std::nullopt;
+
+  if (stuck_) {
+    ++stuck_->hits;
+    stuck_->last_hit_ns = hit.ktime_ns;
+    if (!stuck_->returns_to) stuck_->returns_to = target;
     return;
   }
-  if (hit.window_class != analysis::ReadClass::ReturnAddress) return;
-  const UnwinderRoutine* routine = routine_at(routines, hit.slot_value);
-  if (!routine) {
-    last_return_hit_ns = hit.ktime_ns;
+  if (!target && !window_again) {
+    if (hit.window_class == analysis::ReadClass::ReturnAddress) last_return_hit_ns_ = hit.ktime_ns;
     return;
   }
-  stuck = StuckThread{.since_ns = hit.ktime_ns,
-                      .slot_value = hit.slot_value,
-                      .routine = static_cast<uint32_t>(routine - routines.data()),
-                      .offset = hit.slot_value - routine->start,
-                      .cause_ns = last_return_hit_ns,
-                      .hits = 1,
-                      .last_hit_ns = hit.ktime_ns};
+  stuck_ = StuckThread{.mark = target ? StuckMark::ReturnIntoRoutine : StuckMark::WindowAgain,
+                       .since_ns = hit.ktime_ns,
+                       .routine = hit.routine,
+                       .offset = hit.offset,
+                       .cause_ns = last_return_hit_ns_,
+                       .returns_to = target,
+                       .hits = 1,
+                       .last_hit_ns = hit.ktime_ns};
 }
 
 Joiner::Joiner(JoinOptions options) : options_(std::move(options)) {}

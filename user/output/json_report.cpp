@@ -161,16 +161,25 @@ json hit_json(const HitRow& row) {
 
 json stuck_json(const Report& report) {
   json threads = json::array();
-  for (const StuckRow& row : report.stuck_threads)
+  for (const StuckRow& row : report.stuck_threads) {
+    const auto& target = row.stuck.returns_to;
+    json returns_to = nullptr;
+    if (target)
+      returns_to = {{"address", hex(target->address)},
+                    {"routine", target->routine},
+                    {"symbol", row.returns_to_symbol},
+                    {"offset", target->offset}};
     threads.push_back({{"tid", row.tid},
+                       {"mark", model::to_string(row.stuck.mark)},
                        {"since_s", row.since_s},
-                       {"cause_s", row.cause_s ? json(*row.cause_s) : json(nullptr)},
-                       {"slot_value", hex(row.stuck.slot_value)},
                        {"routine", row.stuck.routine},
-                       {"symbol", row.routine},
+                       {"symbol", row.symbol},
                        {"offset", row.stuck.offset},
+                       {"cause_s", row.cause_s ? json(*row.cause_s) : json(nullptr)},
+                       {"returns_to", returns_to},
                        {"hits", row.stuck.hits},
                        {"last_hit_s", row.last_hit_s}});
+  }
   return {{"count", report.stuck_threads.size()}, {"hits", report.stuck_hits}, {"threads", threads}};
 }
 

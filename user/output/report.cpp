@@ -244,16 +244,22 @@ double seconds_into(const model::Session& session, uint64_t ktime_ns) {
   return static_cast<double>(static_cast<int64_t>(ktime_ns - session.start_ktime_ns)) / 1e9;
 }
 
+std::string routine_symbol(const model::Session& session, uint32_t index) {
+  return index < session.routines.size() ? session.routines[index].symbol : fmt::format("routine #{}", index);
+}
+
 std::vector<StuckRow> stuck_rows(const model::Session& session, const model::Joiner& joiner) {
   std::vector<StuckRow> rows;
   for (const auto& [tid, tally] : joiner.threads()) {
-    const auto& stuck = tally.stuck_check.stuck;
+    const auto& stuck = tally.stuck_check.stuck();
     if (!stuck) continue;
-    StuckRow row{.tid = tid, .stuck = *stuck, .since_s = seconds_into(session, stuck->since_ns),
-                 .last_hit_s = seconds_into(session, stuck->last_hit_ns)};
+    StuckRow row{.tid = tid,
+                 .stuck = *stuck,
+                 .since_s = seconds_into(session, stuck->since_ns),
+                 .last_hit_s = seconds_into(session, stuck->last_hit_ns),
+                 .symbol = routine_symbol(session, stuck->routine)};
     if (stuck->cause_ns) row.cause_s = seconds_into(session, *stuck->cause_ns);
-    row.routine = stuck->routine < session.routines.size() ? session.routines[stuck->routine].symbol
-                                                           : fmt::format("routine #{}", stuck->routine);
+    if (stuck->returns_to) row.returns_to_symbol = routine_symbol(session, stuck->returns_to->routine);
     rows.push_back(std::move(row));
   }
   return rows;
@@ -321,7 +327,7 @@ HitRow make_hit_row(const model::JoinedSignal& hit, const model::Session& sessio
     if (const analysis::Instruction* insn = instruction_at(routine.window, hit.offset))
       row.instruction = insn->text;
   } else {
-    row.routine = fmt::format("routine #{}", hit.routine);
+    row.routine = routine_symbol(session, hit.routine);
   }
   return row;
 }

@@ -78,7 +78,8 @@ struct StuckRow {
   double since_s = 0;             // since the trace started
   std::optional<double> cause_s;  // the hit that sent it back, if seen
   double last_hit_s = 0;
-  std::string routine;            // the symbol its slot points into
+  std::string symbol;             // of the routine it was seen stuck in
+  std::string returns_to_symbol;  // of the routine its return-address slot points into, if seen
 };
 
 struct LostEvents {
