@@ -1,6 +1,6 @@
 // A thread an earlier window hit sent back into the routine (docs/model.md, "Stuck threads"): its
-// return-address slot points into a traced routine. Found per thread from the hits in order, with
-// the hits it took from then on counted apart from exposure.
+// return-address slot points into a traced routine, or its window runs again within one resume.
+// Found per thread from the hits in order, with the hits it took from then on counted apart.
 #include <gtest/gtest.h>
 
 #include <vector>
