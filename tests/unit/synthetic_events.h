@@ -13,6 +13,7 @@ namespace ut::testing {
 inline constexpr uint32_t kTgid = 4242;
 inline constexpr int32_t kRipDisp = 0xa8;
 inline constexpr int32_t kRcxDisp = 0x98;
+inline constexpr uint64_t kRoutineStart = 0x7f0000005382;  // where the events' routine 0 is mapped
 
 // The target IP of a thread's resume with sequence number `seq`, as tests give it.
 inline uint64_t target_ip_of(uint64_t seq) { return 0x401000 + seq; }
@@ -43,7 +44,7 @@ inline ut_signal_event signal_event(const SignalSpec& s) {
   e.hdr.tid = s.tid;
   e.hdr.ktime_ns = s.ktime_ns;
   e.resume_seq = s.resume_seq;
-  e.ip = 0x7f0000005382 + s.offset;
+  e.ip = kRoutineStart + s.offset;
   e.sp = s.sp;
   e.ctx = s.ctx;
   e.slot_addr = s.slot_addr;
@@ -77,6 +78,15 @@ inline ut_signal_event return_address_hit(uint32_t tid, uint64_t resume_seq, uin
                        .slot_addr = ctx + kRipDisp,
                        .slot_value = 0x401234,
                        .ktime_ns = ktime_ns});
+}
+
+// A hit at +0x52 of a thread an earlier hit sent back into the routine: the slot holds the
+// address of +0x52 itself (that hit's frame saved it there as the interrupted %rip).
+inline ut_signal_event stuck_hit(uint32_t tid, uint64_t resume_seq, uint64_t target_sp,
+                                 uint64_t distance, uint64_t ktime_ns = 0) {
+  ut_signal_event e = return_address_hit(tid, resume_seq, target_sp, distance, ktime_ns);
+  e.slot_value = kRoutineStart + 0x52;
+  return e;
 }
 
 // A signal at +0x5a (the %rcx read), after `push %rcx`: SP is the target SP less 8.

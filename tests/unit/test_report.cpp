@@ -10,8 +10,10 @@
 
 #include "model/join.h"
 #include "model/session.h"
+#include "model/unwinder_routines.h"
 #include "host/signal_names.h"
 #include "output/json_report.h"
+#include "output/record_builder.h"
 #include "output/report.h"
 #include "output/text_report.h"
 #include "synthetic_events.h"
@@ -128,7 +130,7 @@ model::Session sampled_session() {
 
 model::Joiner joined(const model::Session& session, const model::ResumeShapes& shapes,
                      const std::vector<ut_signal_event>& signals) {
-  model::Joiner joiner({.frame = session.frame_size});
+  model::Joiner joiner({.frame = session.frame_size, .routines = model::unwinder_routines(session.routines)});
   joiner.add_shapes(shapes);
   for (const auto& s : signals) joiner.add(s);
   return joiner;
@@ -411,6 +413,7 @@ TEST(Report, SchemaDocumentsEveryJsonField) {
   model::Session session = exposed_session();
   auto signals = three_hits();
   signals[1].resume.ctx += 16;  // an entry the resume probe did not see
+  signals.push_back(stuck_hit(kWorkerTid, 1, kTargetSp, kDistance, kStartKtime + 3'000'000'000));
   const Report r = build_report(session, joined(session, main_thread_resumes(), signals));
   // And a sampled trace, for the fields only that mode fills.
   model::Session sampled = sampled_session();
@@ -424,6 +427,85 @@ TEST(Report, SchemaDocumentsEveryJsonField) {
     EXPECT_TRUE(in_doc.count(path)) << "undocumented: " << path;
   for (const std::string& path : in_doc)
     EXPECT_TRUE(in_json.count(path)) << "documented, not in the JSON: " << path;
+}
+
+// The main thread's hit at 1 s sent it back into the routine: from 2 s on it loops there.
+Report report_with_a_stuck_thread() {
+  const model::Session session = exposed_session();
+  auto signals = three_hits();
+  signals.push_back(stuck_hit(kMainTid, 3, kTargetSp, kDistance, kStartKtime + 2'500'000'000));
+  signals.push_back(register_hit(kMainTid, 3, kTargetSp, kDistance, kStartKtime + 2'600'000'000));
+  signals.push_back(stuck_hit(kMainTid, 3, kTargetSp, kDistance, kStartKtime + 2'700'000'000));
+  signals.push_back(return_address_hit(kWorkerTid, 1, kTargetSp, kDistance, kStartKtime + 2'800'000'000));
+  return build_report(session, joined(session, main_thread_resumes(), signals));
+}
+
+TEST(Report, AStuckThreadIsReportedAsOneLoopNotAsExposure) {
+  const Report r = report_with_a_stuck_thread();
+  ASSERT_EQ(r.stuck_threads.size(), 1u);
+  const StuckRow& row = r.stuck_threads[0];
+  EXPECT_EQ(row.tid, kMainTid);
+  EXPECT_DOUBLE_EQ(row.since_s, 2.5);
+  EXPECT_DOUBLE_EQ(row.last_hit_s, 2.7);
+  EXPECT_EQ(row.cause_s, 1.0) << "its return-address hit before";
+  EXPECT_EQ(row.returns_to_symbol, "_Ux86_64_setcontext");
+  EXPECT_EQ(r.stuck_hits, 3u);
+  EXPECT_EQ(r.process.hits.total, 7u) << "the hit counts themselves are unchanged";
+  EXPECT_TRUE(contains(r.verdict, "1 thread stuck looping in the unwinder: 3 of these hits are that loop"))
+      << r.verdict;
+
+  const auto json = to_json(r);
+  EXPECT_EQ(json["stuck_threads"]["count"], 1);
+  EXPECT_EQ(json["stuck_threads"]["hits"], 3);
+  const auto& thread = json["stuck_threads"]["threads"][0];
+  EXPECT_EQ(thread["tid"], kMainTid);
+  EXPECT_EQ(thread["mark"], "return_into_routine");
+  EXPECT_EQ(thread["symbol"], "_Ux86_64_setcontext");
+  EXPECT_EQ(thread["offset"], 0x52);
+  EXPECT_EQ(thread["returns_to"]["address"], "0x7f00000053d4");
+  EXPECT_EQ(thread["returns_to"]["symbol"], "_Ux86_64_setcontext");
+  EXPECT_EQ(thread["returns_to"]["offset"], 0x52);
+  EXPECT_EQ(thread["hits"], 3);
+  EXPECT_DOUBLE_EQ(thread["cause_s"].get<double>(), 1.0);
+
+  const std::string text = render_text(r);
+  EXPECT_TRUE(contains(text, "thread 4243 is stuck: an earlier window hit (at 1.000000 s) made it return into "
+                             "_Ux86_64_setcontext+0x52"))
+      << text;
+  EXPECT_TRUE(contains(text, "no crash follows while it does")) << text;
+  EXPECT_TRUE(contains(text, "its 3 window hits from then on")) << text;
+}
+
+TEST(Report, NoStuckThreadWithoutTheMark) {
+  const Report r = report_with_hits();
+  EXPECT_TRUE(r.stuck_threads.empty());
+  EXPECT_EQ(to_json(r)["stuck_threads"]["count"], 0);
+  EXPECT_FALSE(contains(render_text(r), "stuck")) << render_text(r);
+  EXPECT_FALSE(contains(r.verdict, "stuck"));
+}
+
+TEST(Report, ProcessRecordCountsStuckThreadsAndLeavesTheirLoopOutOfTheCorruptions) {
+  const Report stuck = report_with_a_stuck_thread();
+  const Report plain = report_with_hits();
+  const auto record = process_record(stuck, host::HostIdentity{}, ProcessFacts{}, 0);
+  EXPECT_EQ(record["hits"]["stuck_threads"], 1);
+  EXPECT_EQ(record["hits"]["stuck_loop"], 3);
+  // Two of the loop's hits sit at the return-address read inside the frame, like the real ones.
+  EXPECT_EQ(estimate_corruptions(stuck).corrupting_hits, estimate_corruptions(plain).corrupting_hits + 1)
+      << "only the worker's new hit adds a corruption";
+}
+
+TEST(Report, StuckLoopsStayOutOfTheScaledCorruptions) {
+  // One hit listed: the rest are counted, not kept, and the stuck ones among them are not scaled up.
+  const model::Session session = exposed_session();
+  model::Joiner joiner({.max_kept_hits = 1, .frame = session.frame_size,
+                        .routines = model::unwinder_routines(session.routines)});
+  joiner.add(return_address_hit(kMainTid, 1, kTargetSp, kDistance, kStartKtime + 1));
+  joiner.add(return_address_hit(kWorkerTid, 1, kTargetSp, kDistance, kStartKtime + 2));
+  for (uint64_t t = 3; t < 103; ++t) joiner.add(stuck_hit(kMainTid, 1, kTargetSp, kDistance, kStartKtime + t));
+  const Report r = build_report(session, joiner);
+  ASSERT_EQ(r.stuck_hits, 100u);
+  EXPECT_EQ(estimate_corruptions(r).corrupting_hits, 2u) << "the listed hit scaled to the two outside the loop";
 }
 
 TEST(Report, HitLineSaysWhenWhereAndHowBad) {

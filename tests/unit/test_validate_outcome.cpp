@@ -124,6 +124,27 @@ TEST(ValidateOutcome, ReturnToZeroIsACrashWithItsEvidence) {
   EXPECT_TRUE(is_corruption(r.outcome));
 }
 
+TEST(ValidateOutcome, AReturnIntoTheRoutineItselfSaysTheThreadLoops) {
+  // The frame's saved %rip, the landing instruction's own address, over the return-address slot.
+  auto site = return_address_site();
+  SiteAccumulator acc(context(site));
+  auto e = landing(site, 1, 3072, {0x5555deadbeef, 0x11, 0x22});
+  acc.add_landing(e);
+  acc.add_check(check(e, {kStart + 0x52, 0x11, 0x22}));
+  auto r = acc.finish(counters(1, 1, 1), {}, stopped(), false);
+  EXPECT_EQ(r.outcome, Outcome::Corrupted);
+  EXPECT_NE(r.reason.find("wild return to 0x7f00000053d4 (+0x52 of this routine: the thread loops in it"),
+            std::string::npos)
+      << r.reason;
+
+  SiteAccumulator elsewhere(context(site));
+  e = landing(site, 1, 3072, {0x5555deadbeef, 0x11, 0x22});
+  elsewhere.add_landing(e);
+  elsewhere.add_check(check(e, {0x5555deadbe00, 0x11, 0x22}));
+  r = elsewhere.finish(counters(1, 1, 1), {}, stopped(), false);
+  EXPECT_EQ(r.reason.find("loops"), std::string::npos) << r.reason;
+}
+
 TEST(ValidateOutcome, ChangedRegisterSlotIsSilentCorruption) {
   auto site = register_site();
   SiteAccumulator acc(context(site));

@@ -13,12 +13,6 @@ namespace {
 constexpr uint64_t kFirstPage = 4096;
 constexpr int32_t kSiKernel = 0x80;  // si_code of a fault the kernel reports without an address
 
-const UnwinderRoutine* routine_at(std::span<const UnwinderRoutine> routines, uint64_t ip) {
-  for (const auto& r : routines)
-    if (ip >= r.start && ip < r.end) return &r;
-  return nullptr;
-}
-
 CrashKind kind_of(const FatalSignal& fatal, const UnwinderRoutine* routine) {
   if (fatal.ip < kFirstPage) return CrashKind::ReturnToNull;
   if (routine && std::find(routine->ret_addrs.begin(), routine->ret_addrs.end(), fatal.ip) !=
@@ -53,6 +47,12 @@ const char* to_string(CrashVerdict verdict) {
 
 FatalSignal to_fatal_signal(const ut_fatal_event& e) {
   return {e.hdr.tid, e.hdr.ktime_ns, e.sig, e.si_code, e.ip, e.sp, e.fault_addr};
+}
+
+const UnwinderRoutine* routine_at(std::span<const UnwinderRoutine> routines, uint64_t address) {
+  for (const auto& r : routines)
+    if (address >= r.start && address < r.end) return &r;
+  return nullptr;
 }
 
 bool is_canonical(uint64_t address) {

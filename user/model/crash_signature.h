@@ -72,6 +72,9 @@ inline constexpr uint64_t kHitRecentNs = 1'000'000'000;  // a hit further back i
 
 bool is_canonical(uint64_t address);
 
+// The routine holding `address`, nullptr if none.
+const UnwinderRoutine* routine_at(std::span<const UnwinderRoutine> routines, uint64_t address);
+
 FatalSignal to_fatal_signal(const ut_fatal_event& event);
 
 CrashSignature classify_crash(const FatalSignal& fatal, std::span<const UnwinderRoutine> routines,

@@ -105,6 +105,43 @@ void HitTally::merge(const HitTally& other) {
   geometry_unknown += other.geometry_unknown;
 }
 
+const char* to_string(StuckMark mark) {
+  switch (mark) {
+    case StuckMark::ReturnIntoRoutine: return "return_into_routine";
+    case StuckMark::WindowAgain: return "window_again";
+  }
+  return "?";
+}
+
+void StuckCheck::add(const JoinedSignal& hit, std::span<const UnwinderRoutine> routines) {
+  std::optional<StuckTarget> target;
+  if (hit.window_class == analysis::ReadClass::ReturnAddress)
+    if (const UnwinderRoutine* r = routine_at(routines, hit.slot_value))
+      target = StuckTarget{hit.slot_value, static_cast<uint32_t>(r - routines.data()), hit.slot_value - r->start};
+  const bool window_again = hit.resume && last_pass_ && last_pass_->resume_seq == hit.resume->seq &&
+                            last_pass_->routine == hit.routine && hit.offset < last_pass_->offset;
+  last_pass_ = hit.resume ? std::optional(Pass{hit.resume->seq, hit.routine, hit.offset}) : std::nullopt;
+
+  if (stuck_) {
+    ++stuck_->hits;
+    stuck_->last_hit_ns = hit.ktime_ns;
+    if (!stuck_->returns_to) stuck_->returns_to = target;
+    return;
+  }
+  if (!target && !window_again) {
+    if (hit.window_class == analysis::ReadClass::ReturnAddress) last_return_hit_ns_ = hit.ktime_ns;
+    return;
+  }
+  stuck_ = StuckThread{.mark = target ? StuckMark::ReturnIntoRoutine : StuckMark::WindowAgain,
+                       .since_ns = hit.ktime_ns,
+                       .routine = hit.routine,
+                       .offset = hit.offset,
+                       .cause_ns = last_return_hit_ns_,
+                       .returns_to = target,
+                       .hits = 1,
+                       .last_hit_ns = hit.ktime_ns};
+}
+
 Joiner::Joiner(JoinOptions options) : options_(std::move(options)) {}
 
 void Joiner::add(const ut_signal_event& event) {
@@ -151,6 +188,7 @@ void Joiner::add(const ut_signal_event& event) {
 
   s.geometry = classify_slot(event.sp, event.slot_addr, event.flags, options_.frame);
   tally.hits.add(s);
+  tally.stuck_check.add(s, options_.routines);
   if (options_.on_hit) options_.on_hit(s);
   if (kept_hits_.size() < options_.max_kept_hits) kept_hits_.push_back(std::move(s));
 }

@@ -11,10 +11,12 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "analysis/routine_window.h"
 #include "events.h"
+#include "model/crash_signature.h"
 #include "model/geometry.h"
 #include "model/resume_shapes.h"
 
@@ -93,6 +95,9 @@ struct JoinOptions {
   size_t max_kept_hits = 1000;        // hits kept for the report; all are counted and called back
   std::optional<FrameSize> frame{};   // measured on this host; without it, no Inside/Edge/Below
   HitCallback on_hit{};               // called once per window hit, when it is joined
+  // The process's traced routines (unwinder_routines.h), for the stuck-thread check; without
+  // them no thread is found stuck.
+  std::vector<UnwinderRoutine> routines{};
 };
 
 using DeliveryCounts = std::array<uint64_t, UT_DELIVERY_KINDS>;  // indexed by ut_delivery
@@ -108,12 +113,65 @@ struct HitTally {
   void merge(const HitTally& other);
 };
 
+// A thread an earlier window hit sent back into the routine for good (docs/model.md, "Stuck
+// threads"): that hit's frame wrote an address inside the routine (its saved %rip) over the stale
+// return-address slot, so the routine returns into itself and loops without faulting, and every
+// later signal to the thread lands in the window. Two marks, each impossible for a thread that
+// resumes normally:
+enum class StuckMark {
+  // A hit at a return-address read whose slot points into a traced routine: a real resume
+  // target is a landing pad in user code. Any mode, but signals rarely land right after the
+  // loop's `ret`, so this may come late.
+  ReturnIntoRoutine,
+  // Two hits of one resume (the same matched resume), the later at an earlier window
+  // instruction: the straight-line window ran again without a new entry. Needs traced resumes.
+  WindowAgain,
+};
+const char* to_string(StuckMark mark);  // "return_into_routine", "window_again"
+
+// Where a stuck thread's routine returns to, from a return-address hit whose slot points into a
+// traced routine.
+struct StuckTarget {
+  uint64_t address = 0;  // the slot's value
+  uint32_t routine = 0;  // the routine it lies in (index into the routines)
+  uint64_t offset = 0;   // address - that routine's start
+};
+
+struct StuckThread {
+  StuckMark mark = StuckMark::ReturnIntoRoutine;
+  uint64_t since_ns = 0;  // the hit that showed the mark
+  uint32_t routine = 0;   // that hit's routine and offset
+  uint32_t offset = 0;
+  std::optional<uint64_t> cause_ns;        // the thread's last return-address hit before: the one that did it
+  std::optional<StuckTarget> returns_to;   // from the first hit that showed it, possibly later
+  uint64_t hits = 0;                       // window hits from since_ns on, that one included
+  uint64_t last_hit_ns = 0;
+};
+
+// Watches one thread's window hits, in order, for either mark.
+class StuckCheck {
+ public:
+  void add(const JoinedSignal& hit, std::span<const UnwinderRoutine> routines);
+  const std::optional<StuckThread>& stuck() const { return stuck_; }
+
+ private:
+  struct Pass {
+    uint64_t resume_seq = 0;
+    uint32_t routine = 0;
+    uint32_t offset = 0;
+  };
+  std::optional<StuckThread> stuck_;
+  std::optional<uint64_t> last_return_hit_ns_;  // until it is stuck
+  std::optional<Pass> last_pass_;               // the last hit, if its resume was matched
+};
+
 // Per-thread aggregates, kept incrementally from the events.
 struct ThreadTally {
   uint32_t tgid = 0;
   DeliveryCounts routine_signals{};  // signals inside a hazardous routine
   HitTally hits;
   std::array<uint64_t, kMissingResumeReasons> resume_missing{};  // indexed by MissingResume
+  StuckCheck stuck_check;
 };
 
 struct RoutineOffset {

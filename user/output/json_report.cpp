@@ -159,6 +159,30 @@ json hit_json(const HitRow& row) {
            h.resume_missing ? json(model::to_string(*h.resume_missing)) : json(nullptr)}};
 }
 
+json stuck_json(const Report& report) {
+  json threads = json::array();
+  for (const StuckRow& row : report.stuck_threads) {
+    const auto& target = row.stuck.returns_to;
+    json returns_to = nullptr;
+    if (target)
+      returns_to = {{"address", hex(target->address)},
+                    {"routine", target->routine},
+                    {"symbol", row.returns_to_symbol},
+                    {"offset", target->offset}};
+    threads.push_back({{"tid", row.tid},
+                       {"mark", model::to_string(row.stuck.mark)},
+                       {"since_s", row.since_s},
+                       {"routine", row.stuck.routine},
+                       {"symbol", row.symbol},
+                       {"offset", row.stuck.offset},
+                       {"cause_s", row.cause_s ? json(*row.cause_s) : json(nullptr)},
+                       {"returns_to", returns_to},
+                       {"hits", row.stuck.hits},
+                       {"last_hit_s", row.last_hit_s}});
+  }
+  return {{"count", report.stuck_threads.size()}, {"hits", report.stuck_hits}, {"threads", threads}};
+}
+
 }  // namespace
 
 json to_json(const Report& report) {
@@ -210,7 +234,8 @@ json to_json(const Report& report) {
           {"hits",
            {{"total", report.process.hits.total},
             {"listed", listed},
-            {"not_listed", report.hits_not_listed}}}};
+            {"not_listed", report.hits_not_listed}}},
+          {"stuck_threads", stuck_json(report)}};
 }
 
 std::string render_json(const Report& report) { return to_json(report).dump(2) + "\n"; }

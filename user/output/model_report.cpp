@@ -9,6 +9,7 @@
 
 #include "host/signal_names.h"
 #include "model/landing_calibration.h"
+#include "model/unwinder_routines.h"
 
 namespace ut::output {
 
@@ -60,13 +61,7 @@ std::optional<model::PriorHit> prior_hit(const model::Joiner& joiner, uint32_t t
 }
 
 std::vector<CrashRow> crash_rows(const model::Session& session, const model::Joiner& joiner) {
-  std::vector<model::UnwinderRoutine> routines;
-  for (const auto& r : session.routines) {
-    model::UnwinderRoutine u{r.symbol, r.start, r.start + r.window.size, {}};
-    for (const auto& insn : r.window.listing)
-      if (insn.text.starts_with("ret")) u.ret_addrs.push_back(r.start + insn.offset);
-    routines.push_back(std::move(u));
-  }
+  const auto routines = model::unwinder_routines(session.routines);
   std::vector<CrashRow> rows;
   for (const auto& fatal : session.fatal_signals)
     rows.push_back({fatal, model::classify_crash(fatal, routines, prior_hit(joiner, fatal.tid, fatal.ktime_ns))});

@@ -1,5 +1,6 @@
 #include "output/record_builder.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -30,6 +31,14 @@ bool corrupts(const model::JoinedSignal& hit) {
   if (hit.window_class != analysis::ReadClass::ReturnAddress || !hit.geometry) return false;
   auto placement = hit.geometry->placement;
   return placement == model::SlotPlacement::Inside || placement == model::SlotPlacement::Edge;
+}
+
+// A stuck thread's later hits are its loop rewriting the slot with the routine's own address:
+// not a crash to come (docs/model.md, "Stuck threads").
+bool in_stuck_loop(const Report& report, const model::JoinedSignal& hit) {
+  return std::any_of(report.stuck_threads.begin(), report.stuck_threads.end(), [&hit](const StuckRow& row) {
+    return row.tid == hit.tid && hit.ktime_ns >= row.stuck.since_ns;
+  });
 }
 
 json hits_by_placement(const model::HitTally& hits) {
@@ -68,14 +77,22 @@ CorruptionEstimate estimate_corruptions(const Report& report, double confidence)
   CorruptionEstimate estimate;
   estimate.confidence = confidence;
   uint64_t kept = 0;
+  uint64_t kept_stuck = 0;
   for (const HitRow& row : report.hits) {
+    if (in_stuck_loop(report, row.hit)) {
+      ++kept_stuck;
+      continue;
+    }
     ++kept;
     if (corrupts(row.hit)) ++estimate.corrupting_hits;
   }
-  // Hits beyond the kept ones are counted but not kept: scale by the kept ones' share.
-  if (report.hits_not_listed > 0 && kept > 0)
+  // Hits beyond the kept ones are counted but not kept: scale by the kept ones' share, stuck
+  // loops' hits left out of both.
+  const uint64_t stuck_not_kept = report.stuck_hits - std::min(report.stuck_hits, kept_stuck);
+  const uint64_t not_kept = report.hits_not_listed - std::min(report.hits_not_listed, stuck_not_kept);
+  if (not_kept > 0 && kept > 0)
     estimate.corrupting_hits = static_cast<uint64_t>(std::llround(
-        static_cast<double>(estimate.corrupting_hits) * static_cast<double>(kept + report.hits_not_listed) /
+        static_cast<double>(estimate.corrupting_hits) * static_cast<double>(kept + not_kept) /
         static_cast<double>(kept)));
   if (report.duration_s <= 0) return estimate;
   auto interval = model::poisson_interval(estimate.corrupting_hits, confidence);
@@ -145,7 +162,9 @@ json process_record(const Report& report, const host::HostIdentity& host, const 
   record["hits"] = {{"total", a.hits.total},
                     {"return_address", a.hits.return_address},
                     {"register", a.hits.register_read},
-                    {"corrupting", estimate.corrupting_hits}};
+                    {"corrupting", estimate.corrupting_hits},
+                    {"stuck_threads", report.stuck_threads.size()},
+                    {"stuck_loop", report.stuck_hits}};
   record["geometry"] = {
       {"signal_frame_bytes", report.frame_size ? json{{"min", report.frame_size->min_bytes},
                                                       {"max", report.frame_size->max_bytes}}

@@ -240,12 +240,44 @@ Exposure exposure_of(const Report& report) {
   return has_window ? Exposure::Exposed : Exposure::NotExposed;
 }
 
+double seconds_into(const model::Session& session, uint64_t ktime_ns) {
+  return static_cast<double>(static_cast<int64_t>(ktime_ns - session.start_ktime_ns)) / 1e9;
+}
+
+std::string routine_symbol(const model::Session& session, uint32_t index) {
+  return index < session.routines.size() ? session.routines[index].symbol : fmt::format("routine #{}", index);
+}
+
+std::vector<StuckRow> stuck_rows(const model::Session& session, const model::Joiner& joiner) {
+  std::vector<StuckRow> rows;
+  for (const auto& [tid, tally] : joiner.threads()) {
+    const auto& stuck = tally.stuck_check.stuck();
+    if (!stuck) continue;
+    StuckRow row{.tid = tid,
+                 .stuck = *stuck,
+                 .since_s = seconds_into(session, stuck->since_ns),
+                 .last_hit_s = seconds_into(session, stuck->last_hit_ns),
+                 .symbol = routine_symbol(session, stuck->routine)};
+    if (stuck->cause_ns) row.cause_s = seconds_into(session, *stuck->cause_ns);
+    if (stuck->returns_to) row.returns_to_symbol = routine_symbol(session, stuck->returns_to->routine);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// Stuck threads keep landing in the window: say how much of the hit count is such a loop.
+std::string stuck_verdict(const Report& report) {
+  if (report.stuck_threads.empty()) return "";
+  return fmt::format("; {} stuck looping in the unwinder: {} of these hits are that loop, not exposure",
+                     plural(report.stuck_threads.size(), "thread", "threads"), report.stuck_hits);
+}
+
 std::string verdict_of(const Report& report) {
   std::string text;
   switch (report.exposure) {
     case Exposure::NotExposed: text = not_exposed_verdict(report); break;
     case Exposure::Exposed: text = no_hits_verdict(report); break;
-    case Exposure::Hit: text = hits_verdict(report); break;
+    case Exposure::Hit: text = hits_verdict(report) + stuck_verdict(report); break;
   }
   // Lost signal events may have been hits: the count above is a lower bound.
   if (report.exposure != Exposure::NotExposed && report.lost.kernel[UT_LOST_SIGNAL])
@@ -288,15 +320,14 @@ std::string compact_count(double value) {
 HitRow make_hit_row(const model::JoinedSignal& hit, const model::Session& session) {
   HitRow row;
   row.hit = hit;
-  row.time_s =
-      static_cast<double>(static_cast<int64_t>(hit.ktime_ns - session.start_ktime_ns)) / 1e9;
+  row.time_s = seconds_into(session, hit.ktime_ns);
   if (hit.routine < session.routines.size()) {
     const model::TracedRoutine& routine = session.routines[hit.routine];
     row.routine = routine.symbol;
     if (const analysis::Instruction* insn = instruction_at(routine.window, hit.offset))
       row.instruction = insn->text;
   } else {
-    row.routine = fmt::format("routine #{}", hit.routine);
+    row.routine = routine_symbol(session, hit.routine);
   }
   return row;
 }
@@ -331,6 +362,8 @@ Report build_report(const model::Session& session, const model::Joiner& joiner) 
   for (const model::JoinedSignal& hit : joiner.kept_hits())
     report.hits.push_back(make_hit_row(hit, session));
   report.hits_not_listed = report.process.hits.total - report.hits.size();
+  report.stuck_threads = stuck_rows(session, joiner);
+  for (const StuckRow& row : report.stuck_threads) report.stuck_hits += row.stuck.hits;
 
   report.lost.kernel = session.lost_events;
   report.model = build_model_section(session, joiner);

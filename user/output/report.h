@@ -71,6 +71,17 @@ struct HitRow {
   std::string instruction;  // at hit.offset, from the routine's listing
 };
 
+// A thread the joiner found stuck (model::StuckThread), with what the renderers need to show it.
+struct StuckRow {
+  uint32_t tid = 0;
+  model::StuckThread stuck;
+  double since_s = 0;             // since the trace started
+  std::optional<double> cause_s;  // the hit that sent it back, if seen
+  double last_hit_s = 0;
+  std::string symbol;             // of the routine it was seen stuck in
+  std::string returns_to_symbol;  // of the routine its return-address slot points into, if seen
+};
+
 struct LostEvents {
   std::array<uint64_t, UT_LOST_KINDS> kernel{};  // what the programs could not record, by kind
   bool any() const { return kernel[UT_LOST_SIGNAL] || kernel[UT_LOST_COUNTER]; }
@@ -110,6 +121,8 @@ struct Report {
   std::vector<RoutineSection> routines;
   std::vector<HitRow> hits;      // the joiner's kept hits, in join order
   uint64_t hits_not_listed = 0;  // beyond JoinOptions::max_kept_hits
+  std::vector<StuckRow> stuck_threads;  // by tid
+  uint64_t stuck_hits = 0;  // their hits from when they were stuck on: a loop, not exposure
   std::optional<model::FrameSize> frame_size;
   LostEvents lost;
   std::optional<ModelSection> model;  // geometry per handler, predicted vs observed (model_report.h)

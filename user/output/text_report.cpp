@@ -266,6 +266,39 @@ void render_hits(std::string& out, const Report& r) {
   for (const HitRow& row : r.hits) out += "  " + hit_line(row) + "\n";
 }
 
+// How the thread was seen stuck, and where its routine returns to when known.
+std::string stuck_how(const StuckRow& row) {
+  const std::string cause = row.cause_s ? fmt::format(" (at {:.6f} s)", *row.cause_s) : "";
+  std::string text;
+  if (const auto& target = row.stuck.returns_to)
+    text = fmt::format("an earlier window hit{} made it return into {}+{:#x} (slot value {:#x})", cause,
+                       row.returns_to_symbol, target->offset, target->address);
+  else
+    text = fmt::format("an earlier window hit{} sent it back into {}", cause, row.symbol);
+  if (row.stuck.mark == model::StuckMark::WindowAgain)
+    text += fmt::format("; at {:.6f} s it was at +{:#x} again within one resume", row.since_s, row.stuck.offset);
+  else
+    text += fmt::format("; seen at {:.6f} s", row.since_s);
+  return text;
+}
+
+// A stuck thread's hits look like a storm of exposure: say plainly that they are one dead thread.
+void render_stuck(std::string& out, const Report& r) {
+  if (r.stuck_threads.empty()) return;
+  fmt::format_to(std::back_inserter(out), "\nStuck threads: {}\n", r.stuck_threads.size());
+  for (const StuckRow& row : r.stuck_threads) {
+    fmt::format_to(std::back_inserter(out),
+                   "  thread {} is stuck: {}; it loops there instead of resuming, and no crash follows while it does\n",
+                   row.tid, stuck_how(row));
+    fmt::format_to(std::back_inserter(out),
+                   "    its {} window hits from then on (the last at {:.6f} s) are that loop, not exposure\n",
+                   grouped(row.stuck.hits), row.last_hit_s);
+  }
+  fmt::format_to(std::back_inserter(out),
+                 "  the hit counts and the model's observed hits include these {} hits\n",
+                 grouped(r.stuck_hits));
+}
+
 }  // namespace
 
 std::string render_text(const Report& report) {
@@ -279,6 +312,7 @@ std::string render_text(const Report& report) {
   render_distance(out, report.distance);
   render_frame(out, report.frame_size);
   render_hits(out, report);
+  render_stuck(out, report);
   if (report.model) render_model(out, *report.model);
   return out;
 }

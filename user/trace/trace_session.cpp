@@ -16,6 +16,7 @@
 #include "errors.h"
 #include "host/host_info.h"
 #include "model/session_calibration.h"
+#include "model/unwinder_routines.h"
 #include "proc/exception_unwinder.h"
 #include "proc/link_map.h"
 #include "proc/process_change.h"
@@ -270,6 +271,7 @@ const model::Session& TraceSession::add_process(pid_t pid) {
 
   model::JoinOptions join_options;
   join_options.frame = session.frame_size;
+  join_options.routines = model::unwinder_routines(session.routines);
   if (options_.on_hit)
     join_options.on_hit = [this, &session](const model::JoinedSignal& hit) { options_.on_hit(hit, session); };
   result.joiner = std::make_unique<model::Joiner>(join_options);

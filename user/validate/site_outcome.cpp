@@ -117,15 +117,24 @@ std::vector<std::string> untouched_slots(const SiteResult& r, const std::optiona
   return parts;
 }
 
+// A return into the routine itself, at or before the landing instruction (the frame's saved %rip
+// is the landing instruction's address): the thread loops there and never faults (docs/model.md,
+// "Stuck threads").
+std::string wild_return(const SiteResult& r, uint64_t target) {
+  std::string text = fmt::format("wild return to {:#x}", target);
+  if (target >= r.routine_start && target - r.routine_start <= r.site.offset)
+    text += fmt::format(" (+{:#x} of this routine: the thread loops in it, without a crash)", target - r.routine_start);
+  return text;
+}
+
 std::string corruption_reason(const SiteResult& r, const std::optional<uint64_t>& handler_stack) {
   const Injection& first = *r.first_corruption;
   const SlotEvidence& slot = *telling_slot(first);
   std::string text =
       fmt::format("{} of {} injection(s) overwrote a pending slot; first #{}: {}: {}", r.corrupted,
                   r.landing_events, first.seq, slot_evidence(first, slot, handler_stack),
-                  slot.slot.cls == analysis::ReadClass::ReturnAddress
-                      ? fmt::format("wild return to {:#x}", slot.after.value_or(0))
-                      : std::string("silent register corruption"));
+                  slot.slot.cls == analysis::ReadClass::ReturnAddress ? wild_return(r, slot.after.value_or(0))
+                                                                       : std::string("silent register corruption"));
   auto untouched = untouched_slots(r, handler_stack);
   if (!untouched.empty()) text += fmt::format("; never overwritten: {}", fmt::join(untouched, "; "));
   return text;
