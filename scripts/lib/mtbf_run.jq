@@ -13,6 +13,7 @@ def return_address: .class | startswith("return");
 | [(if $before then $fatal.time_s else .trace.duration_s end),
    (if $failed then 1 else 0 end),
    (if $hung == "1" then "hung: ran past its storm, killed"
+      + ([.stuck_threads.threads[]? | "; thread stuck (\(.mark)) at \(.since_s | . * 10 | round / 10) s, its cause at \(.cause_s // "?") s"] | join(""))
     elif $failed then "status \($status)" + ([.model.crashes[] | ": \(.verdict) \(.kind)"] | join(""))
     else "" end),
    ($before | if . then length else $run.process.hits.total end),
