@@ -2,15 +2,16 @@
 """Summary for scripts/validate-mtbf.sh: measured against predicted mean time to crash.
 
   mtbf_stats.py RUNS RET_LANDINGS WINDOW_LANDINGS [--prior-landings RET WINDOW]
-               [--prior-storms SECONDS CRASHES]
+               [--prior-storms SECONDS CRASHES HITS]
 
 RUNS has one tab-separated line per storm: "storm_s crashed how hits ret_hits S R crashes_per_s
 low high p_ret load" (crashes_per_s etc. are the report's model.prediction.crashes_per_s; "-" if
 the report had no prediction). RET_LANDINGS / WINDOW_LANDINGS: the landing calibration's
 interrupt signals at the return-address read / anywhere in the window; --prior-landings: landings
-of earlier landing storms to pool with them; --prior-storms: storm seconds and crashes of earlier
-campaigns of the same configuration, pooled into the measured MTBF the predictions are checked
-against (lifetimes are exponential: storm time and crashes add). Prints the per-run table and the
+of earlier landing storms to pool with them; --prior-storms: storm seconds, crashes and window
+hits (times P_ret) of earlier campaigns of the same configuration, pooled into the measured MTBF
+the predictions are checked against (lifetimes are exponential: storm time and crashes add) and
+into the hits the second prediction scales. Prints the per-run table and the
 summary, in Markdown.
 """
 import argparse
@@ -70,12 +71,12 @@ def main():
     parser.add_argument("ret", type=int)
     parser.add_argument("window", type=int)
     parser.add_argument("--prior-landings", nargs=2, type=int, default=(0, 0), metavar=("RET", "WINDOW"))
-    parser.add_argument("--prior-storms", nargs=2, type=float, default=(0, 0), metavar=("SECONDS", "CRASHES"))
+    parser.add_argument("--prior-storms", nargs=3, type=float, default=(0, 0, 0), metavar=("SECONDS", "CRASHES", "HITS"))
     args = parser.parse_args()
     runs = [line.rstrip("\n").split("\t") for line in open(args.runs) if line.strip()]
     ret, window = args.ret, args.window
     prior_ret, prior_window = args.prior_landings
-    prior_time, prior_crashes = args.prior_storms[0], int(args.prior_storms[1])
+    prior_time, prior_crashes, prior_hits = args.prior_storms[0], int(args.prior_storms[1]), args.prior_storms[2]
 
     print("| run | storm s | failed | how | window hits | at the return-address read | S /s | R /s | load "
           f"| crashes/s predicted (95 %) | MTBF predicted | crashes predicted from the hits ({ret + prior_ret} of {window + prior_window}) |")
@@ -110,18 +111,20 @@ def main():
     print()
     print(f"Storm time {time:.0f} s, runs {len(runs)}, crashes {campaign_crashes}.")
     print()
-    # The predictions are rates: checked against all storms of this configuration, earlier ones too.
+    # The predictions are checked against all storms of this configuration, earlier ones too: the
+    # model's rates over all that time, the hits as counted in each campaign.
     time, c = campaign_time + prior_time, campaign_crashes + prior_crashes
     measured = measured_mtbf(time, c)
     scale = time / campaign_time if campaign_time else 0.0
     predicted = [x * scale for x in predicted]
-    hits_expected *= scale
+    hits_expected += prior_hits
     print(f"| | MTBF (95 %) | predicted / measured | within 3× | P(≤ {c} crashes), P(≥ {c}) if the prediction holds |")
     print("|---|---|---:|---|---|")
     print("| measured (exponential MLE: storm time / crashes) | "
           f"{measured_text(measured_mtbf(campaign_time, campaign_crashes))} | | | |")
     if prior_time:
-        print(f"| measured, with earlier storms of this configuration ({prior_time:.0f} s, {prior_crashes} crashes): "
+        print(f"| measured, with earlier storms of this configuration ({prior_time:.0f} s, {prior_crashes} crashes, "
+              f"{prior_hits:.0f} window hits): "
               f"{time:.0f} s, {c} crashes | {measured_text(measured)} | | | |")
 
     def row(label, expected_low, expected, expected_high):

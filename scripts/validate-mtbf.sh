@@ -13,8 +13,8 @@
 #          with `calibrate --landing --pool`), LANDING_PADDING (PADDING + 8192),
 #          PRIOR_LANDINGS ("RET WINDOW": earlier landing storms' landings at the return-address
 #          read and in the whole window, pooled with this one's for the second prediction),
-#          PRIOR_STORMS ("SECONDS CRASHES": earlier campaigns' storms of this configuration,
-#          pooled into the measured MTBF))
+#          PRIOR_STORMS ("SECONDS CRASHES HITS": earlier campaigns' storms of this configuration,
+#          their crashes and window hits × P_ret, pooled with this campaign's))
 #
 # Prints the campaign's tables in Markdown for docs/model.md.
 set -euo pipefail
