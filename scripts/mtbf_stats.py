@@ -16,33 +16,11 @@ summary, in Markdown.
 """
 import argparse
 import math
+import os
+import sys
 
-Z = 0.025  # two-sided 95 %
-
-
-def gamma_cdf(shape, x):
-    """P(Gamma(shape, 1) <= x) for an integer shape: 1 - P(Poisson(x) < shape)."""
-    term = total = math.exp(-x)
-    for j in range(1, shape):
-        term *= x / j
-        total += term
-    return 1 - total
-
-
-def gamma_quantile(shape, p):
-    """x with gamma_cdf(shape, x) = p, by bisection (no scipy on Debian's base install)."""
-    if shape == 0:
-        return 0.0
-    low, high = 0.0, shape + 20 * math.sqrt(shape) + 20
-    for _ in range(200):
-        mid = (low + high) / 2
-        low, high = (mid, high) if gamma_cdf(shape, mid) < p else (low, mid)
-    return (low + high) / 2
-
-
-def garwood(count):
-    """Exact 95 % interval of a Poisson count."""
-    return gamma_quantile(count, Z), gamma_quantile(count + 1, 1 - Z)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from poisson import Z, gamma_cdf, gamma_quantile, garwood  # noqa: E402
 
 
 def duration(seconds):

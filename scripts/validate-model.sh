@@ -3,27 +3,34 @@
 # storms at three rates x two paddings, traced; predicted vs observed window hits, corruptions
 # (each hit's slot read again at the handler's rt_sigreturn) and crashes. The paddings come from
 # this host's calibrated byte map: one puts every window instruction's stale slot in bytes the
-# signal frame writes with varying data (so a hit changes it, whatever it held), one in a hole.
-# Hits are predicted twice: from first principles (S·R·Σw, the landing storm's w) and given the
-# signals the trace saw land elsewhere in the routine (docs/model.md, "Two hit predictions").
+# signal frame writes, one the return-address slot in a hole.
 #
-#   scripts/validate-model.sh [BUILD_DIR]   (root; LANDING_S + 6 x STORM_S + ~1 min;
-#                                            env: STORM_S (30), RATES, LANDING_S (30),
-#                                            EXTRA_PADDINGS: more paddings to storm at)
+#   scripts/validate-model.sh [BUILD_DIR]   (root; ROUNDS x (LANDING_S + 6 x STORM_S) + ~1 min;
+#     env: ROUNDS (1), STORM_S (30), LANDING_S (30), RATES ("5000 10000 20000"),
+#          EXTRA_PADDINGS (more paddings to storm at), WRITTEN_PADDING / HOLE_PADDING (instead of
+#          the byte map's choice), SAVE (a directory that keeps the storms' lines and the
+#          landing pools, updated after every storm: `scripts/model_stats.py` prints the tables
+#          again from them))
 #
 # Works on a copy of the host's calibration ($UNWINDTRACE_CALIBRATION, else the default cache) and
 # makes its own landing calibration with the workload shape the storms use (--depth 0, the hole
-# padding): w_i depends on the memory layout around the switch (docs/model.md).
-# Prints a Markdown table for docs/model.md.
+# padding): w_i depends on the memory layout around the switch (docs/model.md). The landing
+# fractions drift with the host's load (4x within an hour on a shared 2-core VM), so the run goes
+# in ROUNDS, each a landing storm and then every row's storm: the pooled landing calibration and
+# each row's pooled storms see the same hours. Every row is predicted from the final pool
+# (scripts/model_stats.py), and each round's own landing fraction is printed next to the rows'.
+# Prints Markdown tables for docs/model.md.
 set -euo pipefail
 
 build=${1:-build}
 tool="$build/unwindtrace"
 storm_s=${STORM_S:-30}
+rounds=${ROUNDS:-1}
 rates=${RATES:-"5000 10000 20000"}
 landing_s=${LANDING_S:-30}
 
 source "$(dirname "$0")/lib/landing_calibration.sh"
+source "$(dirname "$0")/lib/storm.sh"
 "$tool" calibrate --json "$work/calibration.json" > "$work/calibration.txt"
 
 # --depth 0: one resume per throw (the catch), so one resume shape, which a padding can place
@@ -58,52 +65,51 @@ fates() {  # -> lines "PADDING FATE..." (one fate per shape and window slot)
           elif ($w | length) > 0 then "constant"
           elif any($l.written_if_vector_state[]; .[0] < $rel + 8 and $rel < .[1]) then "vector"
           elif $rel >= -$l.frame_bytes then "hole" else "below" end;
-    range(16; 2048; 16) as $p
+    range(16; 8192; 16) as $p
     | "\($p) " + ([$shapes[0][] as $s | $slots[0][] as $i
                    | fate(-($s.distance + $p - 16) + $i.disp - $i.shift + 128; (($s.sp_align + $i.shift) % 64 + 64) % 64)]
                   | join(" "))' "$work/calibration.json"
 }
 fates > "$work/fates.txt"
 ret_column=$(( $(jq '[.[] | .return_address] | index(true)' "$work/slots.json") + 2 ))
-# Varying: the smallest padding where every slot of every shape is in varying bytes.
-written_pad=$(awk '{ for (i = 2; i <= NF; i++) if ($i != "varying") next; print $1; exit }' "$work/fates.txt")
+# Written: the largest padding that puts every slot in written bytes: the frame's lowest bytes,
+# sigcontext's saved registers. A hit writes the interrupted thread's own registers there, which
+# differ from the stale slots (the calibration sees them as constants: its signal arrives at a
+# syscall); higher up the frame writes vector registers and reserved words that a workload may
+# leave at the slot's own value (zeros over zeros: written, not changed).
+written_pad=${WRITTEN_PADDING:-$(awk '{ for (i = 2; i <= NF; i++) if ($i != "varying" && $i != "constant") next; pad = $1 }
+  END { if (pad) print pad }' "$work/fates.txt")}
 # Unwritten: the return-address slot in a hole, no slot in varying or vector-state bytes, and as
 # many slots as possible in holes (a hole wide enough for all of them may not exist: with
 # SA_SIGINFO the widest is 64 bytes on some hosts); the rest lie under constants.
-hole_pad=$(awk -v ret="$ret_column" '$ret != "hole" { next }
+hole_pad=${HOLE_PADDING:-$(awk -v ret="$ret_column" '$ret != "hole" { next }
   { holes = 0; for (i = 2; i <= NF; i++) { if ($i == "varying" || $i == "vector" || $i == "below") next; holes += $i == "hole" } }
-  holes > best { best = holes; pad = $1 } END { if (pad) print pad }' "$work/fates.txt")
-[[ -n $written_pad && -n $hole_pad ]] || { echo "validate-model.sh: no padding puts every window slot in varying written bytes, or the return-address slot in a hole, here" >&2; exit 1; }
+  holes > best { best = holes; pad = $1 } END { if (pad) print pad }' "$work/fates.txt")}
+[[ -n $written_pad && -n $hole_pad ]] || { echo "validate-model.sh: no padding puts every window slot in written bytes, or the return-address slot in a hole, here" >&2; exit 1; }
 describe() { grep "^$1 " "$work/fates.txt" | cut -d' ' -f2- ; }
 
-landing_calibration "$landing_s" "$hole_pad"
-echo "Paddings: $written_pad (window slots: $(describe "$written_pad")), $hole_pad ($(describe "$hole_pad")); slots in the order of the window instructions $(printf '+%#x ' $(jq -r '.[].offset' "$work/slots.json")); storms of $storm_s s, 2 threads"
-echo
-echo "| signals/s | padding | slot | load | S /s | R /s | P(overwritten) by window offset | hits/s predicted, first principles (95 %) | hits/s predicted, given routine landings (95 %; n) | hits/s observed (n) | obs/pred | obs/cond | corruptions/s predicted (95 %) | corruptions/s measured (n) | crashes/s predicted (95 %) | crashed | MTBF predicted |"
-echo "|---:|---:|---|---:|---:|---:|---|---|---|---|---:|---:|---|---|---|---|---|"
-for rate in $rates; do
-  for pad in "$written_pad" "$hole_pad" ${EXTRA_PADDINGS:-}; do
-    where=$([[ $pad == "$written_pad" ]] && echo varying || { [[ $pad == "$hole_pad" ]] && echo hole || echo "extra: $(describe "$pad")"; })
-    status=0
-    "$tool" demo --depth 0 --padding "$pad" --signal-rate "$rate" --threads 2 --duration "$storm_s" --hits 0 -q \
-      --json "$work/run.json" > "$work/run.txt" 2>&1 || status=$?
-    load=$(cut -d' ' -f1 /proc/loadavg)
-    crashed=$(grep -q "ended with status" "$work/run.txt" && echo "yes ($(grep -o 'status [0-9-]*' "$work/run.txt"))" || echo no)
-    jq -r --arg rate "$rate" --arg pad "$pad" --arg where "$where" --arg crashed "$crashed" --arg load "$load" '
-      def g: if . == null then "∞" elif . < 0.01 then (. * 1e6 | round / 1e6 | tostring) else (. * 1000 | round / 1000 | tostring) end;
-      def ratio($a; $b): if $b != null and $b > 0 then ($a / $b * 100 | round / 100 | tostring) else "–" end;
-      def dur: if . == null then "never" elif . > 86400 then "\(. / 86400 | round) days" elif . > 3600 then "\(. / 3600 * 10 | round / 10) h" else "\(. | round) s" end;
-      def range3: "\(.value | g) (\(.low | g)–\(.high | g))";
-      .model as $m | $m.prediction as $p
-      | ([$m.geometry[0].window[] | "\(.offset):\(.p_overwritten * 100 | round / 100)"] | join(" ")) as $pw
-      | "| \($rate) | \($pad) | \($where) | \($load) | \($p.async_signals_per_s | round) | \($p.resumes_per_s | round) | \($pw) | " +
-        "\($p.hits_per_s | range3) | " +
-        "\(if $p.hits_given_routine_per_s == null then "–" else "\($p.hits_given_routine_per_s | range3); \($p.routine_landings)" end) | " +
-        "\($p.observed_hits.per_s | g) (\($p.observed_hits.count)) | " +
-        "\(ratio($p.observed_hits.per_s; $p.hits_per_s.value)) | \(ratio($p.observed_hits.per_s; $p.hits_given_routine_per_s.value)) | " +
-        "\($p.corruptions_per_s | range3) | " +
-        "\(if $p.observed_corruptions == null then "not measured" else "\($p.observed_corruptions.per_s | g) (\($p.observed_corruptions.count))" end) | " +
-        "\($p.crashes_per_s | range3) | \($crashed) | " +
-        "\($p.mtbf_s.value | dur) (≥ \($p.mtbf_s.low | dur)) |"' "$work/run.json"
+echo "Start: $(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "Paddings: $written_pad (window slots: $(describe "$written_pad")), $hole_pad ($(describe "$hole_pad")); slots in the order of the window instructions $(printf '+%#x ' $(jq -r '.[].offset' "$work/slots.json")); $rounds round(s) of a $landing_s s landing storm at padding $hole_pad, then storms of $storm_s s, 2 threads"
+: > "$work/segments.jsonl"
+landings=()
+for round in $(seq "$rounds"); do
+  # The hole padding's workload cannot crash, so its landing storm always completes.
+  landing_calibration "$landing_s" "$hole_pad" $( (( round > 1 )) && echo pool) | sed "s/^/Round $round: /"
+  cp "$work/calibration.json" "$work/landing-$round.json"
+  landings+=("$work/landing-$round.json")
+  for rate in $rates; do
+    for pad in "$written_pad" "$hole_pad" ${EXTRA_PADDINGS:-}; do
+      where=$([[ $pad == "$written_pad" ]] && echo written || { [[ $pad == "$hole_pad" ]] && echo hole || echo extra; })
+      storm "$storm_s" --padding "$pad" --signal-rate "$rate" --threads 2 ||
+        { echo "Round $round: the storm at $rate/s, padding $pad failed: $(tail -3 "$work/run.txt")"; continue; }
+      jq -c --argjson round "$round" --argjson rate "$rate" --argjson padding "$pad" --arg slot "$where: $(describe "$pad")" \
+        --arg status "$storm_status" --arg hung "$storm_hung" --arg load "$(cut -d' ' -f1 /proc/loadavg)" \
+        --arg ended "$(date -u +%H:%M:%S)" -f "$(dirname "$0")/lib/model_segment.jq" "$work/run.json" >> "$work/segments.jsonl"
+      [[ -n ${SAVE:-} ]] && mkdir -p "$SAVE" && cp "$work/segments.jsonl" "$work"/landing-*.json "$SAVE/"
+      echo "Round $round: $(tail -1 "$work/segments.jsonl" | jq -r '"\(.rate)/s, padding \(.padding): \(.hits) hits, \(.corruptions // "-") overwritten, \(.crashed // "no crash"), load \(.load)"')"
+    done
   done
 done
+echo "End: $(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+python3 "$(dirname "$0")/model_stats.py" "$work/segments.jsonl" "${landings[@]}"

@@ -34,6 +34,7 @@ landing_s=${LANDING_S:-120}
 # keep the storms' layout within a page and cache line but put the stale slots below the frame.
 landing_padding=${LANDING_PADDING:-$(( padding + 8192 ))}
 source "$(dirname "$0")/lib/landing_calibration.sh"
+source "$(dirname "$0")/lib/storm.sh"
 
 echo "Start: $(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg)"
 landing_calibration "$landing_s" "$landing_padding"
@@ -50,27 +51,11 @@ ret_offset=none
 : > "$work/runs.tsv"
 while (( crashes < crashes_wanted && deadline - SECONDS >= 30 )); do
   duration=$(( deadline - SECONDS - 20 < run_s ? deadline - SECONDS - 20 : run_s ))
-  rm -f "$work/run.json"
-  "$tool" demo --depth 0 --padding "$padding" --signal-rate "$rate" --threads "$threads" --duration "$duration" \
-    --hits 0 -q --json "$work/run.json" > "$work/run.txt" 2>&1 &
-  demo=$! started=$SECONDS hung=
-  # A hit at the return-address read here can send the thread back into the routine for good
-  # (the slot then holds the routine's own address): such a workload never ends, and the demo
-  # would wait a storm's length again for it. Kill it once its storm and the trace are over.
-  while kill -0 "$demo" 2>/dev/null; do
-    if (( SECONDS > started + duration + 60 )) && [[ -z $hung ]]; then
-      hung=1
-      kill -KILL $(pgrep -P "$demo") 2>/dev/null || true
-    fi
-    sleep 5
-  done
-  wait "$demo" || true
-  [[ -s $work/run.json ]] || { echo "A storm failed: $(tail -3 "$work/run.txt")"; continue; }
+  storm "$duration" --padding "$padding" --signal-rate "$rate" --threads "$threads" ||
+    { echo "A storm failed: $(tail -3 "$work/run.txt")"; continue; }
   ret_offset=$(jq -r '[.model.geometry[0].window[]? | select(.class | startswith("return")) | .offset] | first' "$work/run.json")
-  # The demo prints "ended with status" for a workload that did not exit cleanly.
-  status=$(grep -o 'ended with status [0-9-]*' "$work/run.txt" | grep -o '[0-9-]*$' || true)
-  [[ -n $status$hung ]] && crashes=$(( crashes + 1 ))
-  jq -r --arg status "$status" --arg hung "$hung" --arg load "$(cut -d' ' -f1 /proc/loadavg)" \
+  [[ -n $storm_status$storm_hung ]] && crashes=$(( crashes + 1 ))
+  jq -r --arg status "$storm_status" --arg hung "$storm_hung" --arg load "$(cut -d' ' -f1 /proc/loadavg)" \
     -f "$(dirname "$0")/lib/mtbf_run.jq" "$work/run.json" >> "$work/runs.tsv"
   echo "Run $(wc -l < "$work/runs.tsv") ended $(date -u +%H:%M:%S): $(tail -1 "$work/runs.tsv" | tr '\t' ' ')"
 done

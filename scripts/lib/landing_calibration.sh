@@ -13,9 +13,10 @@ host_cache=${UNWINDTRACE_CALIBRATION:-/var/cache/unwindtrace/calibration.json}
 [[ -f $host_cache ]] && cp "$host_cache" "$work/cache.json"
 export UNWINDTRACE_CALIBRATION="$work/cache.json"
 
-# landing_calibration SECONDS PADDING: the landing storm on the --depth 0 workload (one resume
-# shape) into $work/calibration.json, and its summary on two lines. SECONDS 0: no storm, the
-# calibration's landing as it is (e.g. pooled from many storms with `calibrate --landing --pool`).
+# landing_calibration SECONDS PADDING [pool]: the landing storm on the --depth 0 workload (one
+# resume shape) into $work/calibration.json, and its summary on two lines; "pool" adds it to the
+# landing storms of earlier calls (same padding). SECONDS 0: no storm, the calibration's landing
+# as it is (e.g. pooled from many storms with `calibrate --landing --pool`).
 landing_calibration() {
   if [[ $1 == 0 ]]; then
     [[ -f $work/cache.json ]] && jq -e '.landing' "$work/cache.json" > /dev/null ||
@@ -23,7 +24,7 @@ landing_calibration() {
     cp "$work/cache.json" "$work/calibration.json"
     echo "Calibration: $host_cache, as it is"
   else
-    "$tool" calibrate --landing "$1" --depth 0 --padding "$2" --json "$work/calibration.json" \
+    "$tool" calibrate --landing "$1" --depth 0 --padding "$2" ${3:+--pool} --json "$work/calibration.json" \
       > "$work/calibration.txt"
     echo "Calibration: $(head -1 "$work/calibration.txt")"
   fi
