@@ -39,7 +39,7 @@ enum ut_window_class {
 /* How the kernel was entered when the signal was delivered. */
 enum ut_delivery {
 	UT_DELIVERY_INTERRUPT = 0, /* interrupt or exception: lands at any instruction */
-	UT_DELIVERY_SYSCALL = 1,   /* syscall return: never inside the window */
+	UT_DELIVERY_SYSCALL = 1,   /* syscall return (rt_sigreturn's too: where the previous signal was) */
 	UT_DELIVERY_KINDS = 2,
 };
 

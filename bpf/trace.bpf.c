@@ -74,6 +74,24 @@ struct {
 	__type(value, struct ut_lost_counts);
 } lost_events SEC(".maps");
 
+/* Where each traced thread's last signal was delivered: see delivery_of(). */
+struct last_delivery {
+	__u64 ip;
+	__u64 sp;
+	__u64 ktime_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32); /* tid */
+	__type(value, struct last_delivery);
+} last_deliveries SEC(".maps");
+
+/* A handler's run is microseconds; a real interrupt at the very IP and SP of the last signal
+ * (a tight spin loop) rarely comes this soon. */
+#define UT_SIGRETURN_CHAIN_NS (10 * 1000 * 1000ULL)
+
 volatile __u32 resume_period; /* written by user space through the skeleton's bss */
 volatile __u32 slot_checks_on; /* set while handle_sigreturn is attached: only then keep hits' slots */
 
@@ -131,6 +149,33 @@ static __always_inline void fill_header(struct ut_event_header *hdr, __u32 kind,
 static void remember_window_hit(__u32 tid, const struct ut_signal_event *e); /* issue 5, below */
 static void report_fatal_signal(__u64 pid_tgid, int sig, __u64 info, const __u64 *regs);
 
+/*
+ * How the kernel was entered for this delivery. orig_ax holds the syscall number on syscall entry,
+ * -1 after an interrupt or exception; but rt_sigreturn sets it to -1 too when it restores the
+ * interrupted registers. So a signal that became pending while the previous handler ran, and is
+ * delivered as that handler returns, would pass for an interrupt: it lands where the previous
+ * signal did (a syscall return, mostly), not at a random instruction, and it is more common the
+ * higher the signal rate and the slower rt_sigreturn (a traced one). It has the previous
+ * delivery's IP and SP, restored from its frame: counted as the syscall return it is.
+ */
+static __always_inline __u32 delivery_of(__u32 tid, const __u64 *regs)
+{
+	struct last_delivery now = { .ip = regs[UT_REG_IP], .sp = regs[UT_REG_SP], .ktime_ns = bpf_ktime_get_ns() };
+	struct last_delivery *last = bpf_map_lookup_elem(&last_deliveries, &tid);
+	__u32 delivery = (long)regs[UT_REG_ORIG_AX] >= 0 ? UT_DELIVERY_SYSCALL : UT_DELIVERY_INTERRUPT;
+
+	/* The frame of a signal delivered at a syscall that restarts holds the IP of the `syscall`
+	 * instruction (2 bytes back): the kernel rewinds it after this tracepoint. */
+	if (delivery == UT_DELIVERY_INTERRUPT && last && (last->ip == now.ip || last->ip == now.ip + 2) &&
+	    last->sp == now.sp && now.ktime_ns - last->ktime_ns < UT_SIGRETURN_CHAIN_NS)
+		delivery = UT_DELIVERY_SYSCALL;
+	if (last)
+		*last = now;
+	else
+		bpf_map_update_elem(&last_deliveries, &tid, &now, BPF_ANY);
+	return delivery;
+}
+
 SEC("tp_btf/signal_deliver")
 int BPF_PROG(handle_signal_deliver, int sig, struct kernel_siginfo *info, struct k_sigaction *ka)
 {
@@ -150,8 +195,7 @@ int BPF_PROG(handle_signal_deliver, int sig, struct kernel_siginfo *info, struct
 	task = bpf_get_current_task_btf();
 	if (bpf_probe_read_kernel(regs, sizeof(regs), (void *)bpf_task_pt_regs(task)))
 		return 0;
-	/* orig_ax holds the syscall number on syscall entry, -1 after an interrupt or exception. */
-	delivery = (long)regs[UT_REG_ORIG_AX] >= 0 ? UT_DELIVERY_SYSCALL : UT_DELIVERY_INTERRUPT;
+	delivery = delivery_of(tid, regs);
 	count_signal(tgid, tid, sig, delivery);
 	report_fatal_signal(pid_tgid, sig, (__u64)info, regs);
 
@@ -405,6 +449,7 @@ int BPF_PROG(handle_thread_exit)
 	if (!bpf_map_lookup_elem(&targets, &tgid))
 		return 0; /* not traced, or no longer: user space forgets the process's entries */
 	bpf_map_delete_elem(&slot_checks, &tid); /* a check its handler never got to */
+	bpf_map_delete_elem(&last_deliveries, &tid);
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)
 		return 0; /* nothing lost: the entries stay */

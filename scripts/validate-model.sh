@@ -97,7 +97,10 @@ for round in $(seq "$rounds"); do
   landing_calibration "$landing_s" "$hole_pad" $( (( round > 1 )) && echo pool) | sed "s/^/Round $round: /"
   cp "$work/calibration.json" "$work/landing-$round.json"
   landings+=("$work/landing-$round.json")
-  for rate in $rates; do
+  # Every other round in reverse rate order, so a drift within a round does not pose as a rate effect.
+  order=$rates
+  (( round % 2 )) || order=$(tr ' ' '\n' <<< "$rates" | tac | xargs)
+  for rate in $order; do
     for pad in "$written_pad" "$hole_pad" ${EXTRA_PADDINGS:-}; do
       where=$([[ $pad == "$written_pad" ]] && echo written || { [[ $pad == "$hole_pad" ]] && echo hole || echo extra; })
       storm "$storm_s" --padding "$pad" --signal-rate "$rate" --threads 2 ||

@@ -30,6 +30,14 @@ struct alignas(64) WorkerCounters {
   Counter catches{0};
   Counter resumes{0};          // destructors run during unwinding + catches
   Counter signals_handled{0};  // written by the signal handler running on this thread
+  // Where the handler found the thread, as its ucontext says (the tracer's delivery classes,
+  // seen from user space): right after a `syscall` instruction (delivered at a syscall return),
+  // or elsewhere at the very IP and SP of this thread's previous signal (delivered as that
+  // signal's handler returned: rt_sigreturn restored them).
+  Counter signals_after_syscall{0};
+  Counter signals_repeating_context{0};
+  std::uintptr_t last_signal_ip = 0;  // the handler's own bookkeeping
+  std::uintptr_t last_signal_sp = 0;
   Counter signals_sent{0};     // written by the tgkill sender thread
   std::atomic<pid_t> tid{0};
 };

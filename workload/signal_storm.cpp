@@ -35,6 +35,15 @@ Counter g_handled_elsewhere{0};
   throw std::system_error(errno, std::generic_category(), what);
 }
 
+// Whether the instruction before `ip` is `syscall` (0f 05): the thread returns there from a
+// syscall. Read only within ip's own page, which is mapped (the thread was executing it).
+bool follows_syscall(std::uintptr_t ip) {
+  constexpr std::uintptr_t kPage = 4096;
+  if (ip % kPage < 2) return false;
+  const auto* before = reinterpret_cast<const unsigned char*>(ip - 2);
+  return before[0] == 0x0f && before[1] == 0x05;
+}
+
 // Async-signal-safe: no allocation, no locks, errno preserved.
 void on_signal(int, siginfo_t*, void* context) {
   const int saved_errno = errno;
@@ -50,6 +59,13 @@ void on_signal(int, siginfo_t*, void* context) {
   }
   if (WorkerCounters* c = t_counters) {
     bump(c->signals_handled);
+    const auto sp = static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);
+    if (follows_syscall(ip))
+      bump(c->signals_after_syscall);
+    else if (ip == c->last_signal_ip && sp == c->last_signal_sp)
+      bump(c->signals_repeating_context);
+    c->last_signal_ip = ip;
+    c->last_signal_sp = sp;
   } else {
     g_handled_elsewhere.fetch_add(1, std::memory_order_relaxed);
   }

@@ -292,7 +292,7 @@ int run(const Options& o) {
 
   // --- result -------------------------------------------------------------------------------
   using json = nlohmann::ordered_json;
-  std::uint64_t throws = 0, catches = 0, resumes = 0, handled = 0, sent = 0;
+  std::uint64_t throws = 0, catches = 0, resumes = 0, handled = 0, sent = 0, after_syscall = 0, repeating = 0;
   json per_thread = json::array();
   for (const Worker& w : workers) {
     const WorkerCounters& c = w.counters;
@@ -301,6 +301,8 @@ int run(const Options& o) {
     resumes += read(c.resumes);
     handled += read(c.signals_handled);
     sent += read(c.signals_sent);
+    after_syscall += read(c.signals_after_syscall);
+    repeating += read(c.signals_repeating_context);
     per_thread.push_back({{"tid", c.tid.load()},
                           {"throws", read(c.throws)},
                           {"resumes", read(c.resumes)},
@@ -358,6 +360,8 @@ int run(const Options& o) {
       {"signals_sent", storm.counts_sent ? json(sent) : json()},
       {"signals_handled", handled},
       {"signals_handled_elsewhere", elsewhere},
+      {"signals_after_syscall", after_syscall},
+      {"signals_repeating_context", repeating},
       {"per_thread", per_thread},
       {"storm", storm_json},
       {"setcontext", setcontext},

@@ -8,9 +8,10 @@
    # Σ_threads S·R, what the hit rate scales with: the prediction is exposure × Σ_i w_i.
    exposure: ([$m.threads[] | .async_signals_per_s * .resumes_per_s] | add),
    async_signals_per_s: $p.async_signals_per_s, resumes_per_s: $p.resumes_per_s,
-   # A thread a hit sent back into the routine for good takes hits in a loop until it is killed:
-   # those are one corruption's aftermath, not landings.
-   hits: (.process.hits.total - (.stuck_threads.hits // 0)),
+   # The hits delivered by an interrupt (fresh landings, what the model predicts), less a stuck
+   # thread's: a thread a hit sent back into the routine for good takes hits in a loop until it
+   # is killed, one corruption's aftermath.
+   hits: ([$p.observed_hits.count - (.stuck_threads.hits // 0), 0] | max),
    corruptions: $p.observed_corruptions.count,
    crashed: (if $hung == "1" then "hung" elif $status != "" then "status \($status)" else null end),
    p_overwritten: ([$m.geometry[0].window[] | {key: .offset, value: .p_overwritten}] | from_entries),

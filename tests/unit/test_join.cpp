@@ -74,6 +74,24 @@ TEST(Join, ThreadsAreTalliedApart) {
   EXPECT_EQ(joiner.threads().at(2).hits.total, 1u);
 }
 
+// A signal pending while a hit's handler ran is delivered as the handler returns, at the same
+// window instruction (the tracer counts it as rt_sigreturn's syscall return): a second hit, the
+// frame written over the context again, but no second landing for the exposure model.
+TEST(Join, AHitDeliveredAsTheLastHandlerReturnsIsAHitButNotAFreshLanding) {
+  Recorder rec;
+  Joiner joiner(rec.options());
+  ut_signal_event again = hit_of(3, 1);
+  joiner.add(hit_of(3, 1));
+  again.delivery = UT_DELIVERY_SYSCALL;
+  joiner.add(again);
+
+  ASSERT_EQ(rec.hits.size(), 2u);
+  EXPECT_EQ(joiner.hits().total, 2u);
+  EXPECT_EQ(joiner.hits().interrupt, 1u);
+  EXPECT_EQ(joiner.threads().at(3).hits.interrupt, 1u);
+  EXPECT_EQ(joiner.threads().at(3).routine_signals[UT_DELIVERY_SYSCALL], 1u);
+}
+
 TEST(Join, EntryThatBypassedTheResumeProbeIsUnprobed) {
   Recorder rec;
   Joiner joiner(rec.options());

@@ -89,6 +89,7 @@ const char* to_string(MissingResume reason) {
 
 void HitTally::add(const JoinedSignal& hit) {
   ++total;
+  if (hit.delivery == UT_DELIVERY_INTERRUPT) ++interrupt;
   if (hit.window_class == analysis::ReadClass::ReturnAddress) ++return_address;
   if (hit.window_class == analysis::ReadClass::Register) ++register_read;
   if (hit.geometry)
@@ -99,6 +100,7 @@ void HitTally::add(const JoinedSignal& hit) {
 
 void HitTally::merge(const HitTally& other) {
   total += other.total;
+  interrupt += other.interrupt;
   return_address += other.return_address;
   register_read += other.register_read;
   for (size_t i = 0; i < kSlotPlacements; ++i) by_placement[i] += other.by_placement[i];

@@ -104,6 +104,10 @@ using DeliveryCounts = std::array<uint64_t, UT_DELIVERY_KINDS>;  // indexed by u
 
 struct HitTally {
   uint64_t total = 0;
+  // Delivered by an interrupt: a fresh sample of where the thread was, what the exposure model
+  // predicts. The rest came at a syscall return: rt_sigreturn's, right after an earlier hit's
+  // handler, at the same instruction (bpf/trace.bpf.c, delivery_of).
+  uint64_t interrupt = 0;
   uint64_t return_address = 0;  // by ReadClass
   uint64_t register_read = 0;
   std::array<uint64_t, kSlotPlacements> by_placement{};  // indexed by SlotPlacement

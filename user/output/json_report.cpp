@@ -37,6 +37,7 @@ json hits_json(const model::HitTally& hits) {
     geometry[model::to_string(static_cast<model::SlotPlacement>(p))] = hits.by_placement[p];
   geometry["unknown"] = hits.geometry_unknown;
   return {{"total", hits.total},
+          {"interrupt", hits.interrupt},
           {"return_address", hits.return_address},
           {"register", hits.register_read},
           {"geometry", geometry}};

@@ -97,7 +97,7 @@ model::ThreadInput thread_input(const model::Session& session, uint32_t tid, con
     t.p_overwritten[i] /= static_cast<double>(t.async_signals);
     t.p_possible[i] /= static_cast<double>(t.async_signals);
   }
-  t.observed_hits = tally.hits.total;
+  t.observed_hits = tally.hits.interrupt;  // what the model predicts: fresh landings
   if (session.slot_checks_attached) {
     auto checks = session.slot_checks.find(tid);
     t.observed_corruptions = checks != session.slot_checks.end() ? checks->second.overwritten : 0;
