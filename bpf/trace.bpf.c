@@ -163,11 +163,18 @@ static __always_inline __u32 delivery_of(__u32 tid, const __u64 *regs)
 	struct last_delivery now = { .ip = regs[UT_REG_IP], .sp = regs[UT_REG_SP], .ktime_ns = bpf_ktime_get_ns() };
 	struct last_delivery *last = bpf_map_lookup_elem(&last_deliveries, &tid);
 	__u32 delivery = (long)regs[UT_REG_ORIG_AX] >= 0 ? UT_DELIVERY_SYSCALL : UT_DELIVERY_INTERRUPT;
+	__u16 insn = 0;
 
 	/* The frame of a signal delivered at a syscall that restarts holds the IP of the `syscall`
 	 * instruction (2 bytes back): the kernel rewinds it after this tracepoint. */
 	if (delivery == UT_DELIVERY_INTERRUPT && last && (last->ip == now.ip || last->ip == now.ip + 2) &&
 	    last->sp == now.sp && now.ktime_ns - last->ktime_ns < UT_SIGRETURN_CHAIN_NS)
+		delivery = UT_DELIVERY_SYSCALL;
+	/* An interrupt raised while the kernel returned from a syscall (interrupts are off on that
+	 * path) is taken at the first user instruction, right after the `syscall`: a syscall
+	 * return's IP, never a window instruction, no random sample. */
+	if (delivery == UT_DELIVERY_INTERRUPT && !bpf_probe_read_user(&insn, sizeof(insn), (void *)(now.ip - 2)) &&
+	    insn == 0x050f)
 		delivery = UT_DELIVERY_SYSCALL;
 	if (last)
 		*last = now;
