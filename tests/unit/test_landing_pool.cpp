@@ -5,6 +5,8 @@
 
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 #include "host/calibration.h"
 #include "model/count_intervals.h"
 #include "model/landing_calibration.h"
@@ -75,10 +77,13 @@ TEST(LandingPool, StormsOfAnotherKindAreRefusedSayingWhatDiffers) {
   other_build.build_id = "cd34";
   auto other_shape = storm(4e8, 0, 12);
   other_shape.workload->padding = 16384;
+  auto other_sender = storm(4e8, 0, 12);
+  other_sender.workload->sender = "coalesce";
   auto unrecorded_shape = storm(4e8, 0, 12);
   unrecorded_shape.workload.reset();
   for (const auto& [other, says] : {std::pair{other_cpu, "CPU model"}, {other_build, "routine build"},
-                                    {other_shape, "padding 16384"}, {unrecorded_shape, "not recorded"}}) {
+                                    {other_shape, "padding 16384"}, {other_sender, "(coalesce)"},
+                                    {unrecorded_shape, "not recorded"}}) {
     try {
       pool_landings(other, base);
       ADD_FAILURE() << "pooled storms that differ in " << says;
@@ -95,6 +100,17 @@ TEST(LandingPool, TheWorkloadShapeAndStormCountSurviveTheCache) {
   ASSERT_TRUE(back.landing);
   EXPECT_EQ(back.landing->storms, 2u);
   EXPECT_EQ(back.landing->workload, c.landing->workload);
+}
+
+TEST(LandingPool, TheSenderSurvivesTheCacheAndOldCachesReadAsTheWaitingSender) {
+  host::Calibration c;
+  c.landing = storm(4e8, 0, 12);
+  c.landing->workload->sender = "coalesce";
+  auto json = nlohmann::json::parse(host::calibration_json(c));
+  EXPECT_EQ(host::calibration_from_json(json.dump()).landing->workload->sender, "coalesce");
+  // Caches written before the sender was recorded ran the waiting sender, the only one then.
+  json["landing"]["workload"].erase("sender");
+  EXPECT_EQ(host::calibration_from_json(json.dump()).landing->workload->sender, "wait");
 }
 
 }  // namespace

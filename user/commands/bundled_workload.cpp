@@ -25,4 +25,17 @@ std::string bundled_workload_path(const std::string& unwinder) {
   throw UserError(ExitCode::Usage, fmt::format("cannot find {}: build it first (scripts/setup.sh)", name));
 }
 
+void add_sender_option(CLI::App& cmd, std::string& sender) {
+  cmd.add_option("--sender", sender,
+                 "storm: 'wait' (a thread's next signal waits until its last is handled) or 'coalesce' "
+                 "(signals go out on the sender's clock, whatever the thread does; the model's assumption)")
+      ->check(CLI::IsMember({"wait", "coalesce"}))
+      ->capture_default_str();
+}
+
+std::vector<std::string> sender_args(const std::string& sender) {
+  if (sender == "coalesce") return {"--coalesce"};
+  return {};
+}
+
 }  // namespace ut::commands

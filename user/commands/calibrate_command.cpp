@@ -26,19 +26,25 @@ struct CalibrateOptions {
   double signal_rate = 20000;
   unsigned depth = 2;
   size_t padding = 16384;  // the workload's default: the stale slots lie below the frame, no crash
+  // w is defined for signals that arrive independently of what the thread is doing, as a
+  // profiler's timer does; the "wait" sender at high rates is not (docs/model.md).
+  std::string sender = "coalesce";
 };
 
 host::LandingCalibration measure_landing(const CalibrateOptions& options, const std::string& cpu_model) {
   std::string workload = bundled_workload_path("gnu");
-  proc::ChildProcess child({workload, "--wait-for-go", "--threads", std::to_string(options.threads),
-                            "--duration", fmt::format("{}", options.landing_s), "--signal-rate",
-                            fmt::format("{}", options.signal_rate), "--depth", std::to_string(options.depth),
-                            "--padding", std::to_string(options.padding), "--quiet"});
+  std::vector<std::string> argv{workload, "--wait-for-go", "--threads", std::to_string(options.threads),
+                                "--duration", fmt::format("{}", options.landing_s), "--signal-rate",
+                                fmt::format("{}", options.signal_rate), "--depth", std::to_string(options.depth),
+                                "--padding", std::to_string(options.padding), "--quiet"};
+  auto sender = sender_args(options.sender);
+  argv.insert(argv.end(), sender.begin(), sender.end());
+  proc::ChildProcess child(argv);
   auto ready = child.read_stdout_line(10);
   if (!ready || !ready->starts_with("ready "))
     throw UserError(ExitCode::Internal, fmt::format("{} did not start: {}", workload, child.read_stderr_rest()));
-  fmt::print(stderr, "unwindtrace calibrate: landing storm, {} threads, {:.0f} signals/s, {} s\n",
-             options.threads, options.signal_rate, options.landing_s);
+  fmt::print(stderr, "unwindtrace calibrate: landing storm, {} threads, {:.0f} signals/s ({}), {} s\n",
+             options.threads, options.signal_rate, options.sender, options.landing_s);
   trace::TraceOptions trace_options;
   trace_options.pids = {child.pid()};
   trace_options.session.mode = model::TraceMode::Full;  // w needs every resume counted
@@ -58,7 +64,7 @@ host::LandingCalibration measure_landing(const CalibrateOptions& options, const 
 }
 
 host::LandingWorkload landing_workload(const CalibrateOptions& options) {
-  return {options.threads, options.signal_rate, options.depth, options.padding};
+  return {options.threads, options.signal_rate, options.depth, options.padding, options.sender};
 }
 
 // --pool: the cached landing calibration this storm adds to, checked before the storm runs.
@@ -71,7 +77,7 @@ std::optional<host::LandingCalibration> pool_base(const CalibrateOptions& option
   if (cached.landing->workload != landing_workload(options))
     throw UserError(ExitCode::Usage,
                     fmt::format("--pool: the cached landing storms ran another workload shape; pool only storms with "
-                                "the same --threads, --signal-rate, --depth and --padding (cached: {}), or run "
+                                "the same --threads, --signal-rate, --sender, --depth and --padding (cached: {}), or run "
                                 "without --pool to replace them",
                                 host::landing_workload_text(cached.landing->workload)));
   return cached.landing;
@@ -145,6 +151,7 @@ Exit codes: 0 done, 2 usage, 4 missing privileges (--landing), 5 kernel feature 
   cmd->add_option("--threads", options->threads, "landing storm: workload threads")->check(CLI::Range(1u, 64u));
   cmd->add_option("--signal-rate", options->signal_rate, "landing storm: signals per second")
       ->check(CLI::Range(1.0, 1e6));
+  add_sender_option(*cmd, options->sender);
   cmd->add_option("--depth", options->depth, "landing storm: workload landing-pad frames per throw")
       ->check(CLI::Range(0u, 1000u));
   cmd->add_option("--padding", options->padding,

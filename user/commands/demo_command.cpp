@@ -28,6 +28,7 @@ struct DemoOptions {
   size_t padding = 16384;
   size_t handler_stack = 0;
   unsigned depth = 2;
+  std::string sender = "wait";
   OutputOptions output;
 };
 
@@ -75,14 +76,16 @@ int run_demo(const DemoOptions& options) {
                                 std::to_string(options.padding), "--handler-stack",
                                 std::to_string(options.handler_stack), "--depth",
                                 std::to_string(options.depth), "--quiet"};
+  auto sender = sender_args(options.sender);
+  argv.insert(argv.end(), sender.begin(), sender.end());
   auto stop_args = stop_after_hits_args(options);
   argv.insert(argv.end(), stop_args.begin(), stop_args.end());
   proc::ChildProcess child(argv);
   auto ready = child.read_stdout_line(10);
   if (!ready || !ready->starts_with("ready "))
     throw UserError(ExitCode::Internal, fmt::format("{} did not start: {}", workload, child.read_stderr_rest()));
-  fmt::print(stderr, "unwindtrace demo: {} workload (PID {}), {} threads, {:.0f} signals/s, for {} s{}\n",
-             options.unwinder, child.pid(), options.threads, options.signal_rate, options.duration_s,
+  fmt::print(stderr, "unwindtrace demo: {} workload (PID {}), {} threads, {:.0f} signals/s ({}), for {} s{}\n",
+             options.unwinder, child.pid(), options.threads, options.signal_rate, options.sender, options.duration_s,
              stop_args.empty() ? "" : fmt::format(" or until its handler sees {} window hits", options.hits));
 
   trace::TraceOptions trace_options;
@@ -129,6 +132,7 @@ harmless; --padding 0 puts it where a frame can overwrite it (the workload may c
   cmd->add_option("--hits", options->hits, "stop once the workload has seen this many window hits (0: never)");
   cmd->add_option("--threads", options->threads, "throwing threads")->check(CLI::Range(1u, 256u));
   cmd->add_option("--signal-rate", options->signal_rate, "signals per second")->check(CLI::Range(0.0, 1e6));
+  add_sender_option(*cmd, options->sender);
   cmd->add_option("--padding", options->padding, "bytes between landing-pad frames (moves D)");
   cmd->add_option("--handler-stack", options->handler_stack, "bytes of stack the handler uses");
   cmd->add_option("--depth", options->depth, "landing-pad frames per throw (resumes = depth + 1)")

@@ -62,7 +62,7 @@ json landing_json(const LandingCalibration& l) {
   json workload = nullptr;
   if (l.workload)
     workload = {{"threads", l.workload->threads}, {"signal_rate", l.workload->signal_rate},
-                {"depth", l.workload->depth}, {"padding", l.workload->padding}};
+                {"depth", l.workload->depth}, {"padding", l.workload->padding}, {"sender", l.workload->sender}};
   return {{"cpu_model", l.cpu_model},   {"object", l.object_path},
           {"build_id", l.build_id},     {"symbol", l.symbol},
           {"workload", workload},       {"storms", l.storms},
@@ -81,7 +81,8 @@ LandingCalibration landing_from(const json& j) {
   l.build_id = j.at("build_id");
   l.symbol = j.at("symbol");
   if (auto w = j.find("workload"); w != j.end() && !w->is_null())
-    l.workload = LandingWorkload{w->at("threads"), w->at("signal_rate"), w->at("depth"), w->at("padding")};
+    l.workload = LandingWorkload{w->at("threads"), w->at("signal_rate"), w->at("depth"), w->at("padding"),
+                                 w->value("sender", "wait")};
   l.storms = j.value("storms", 1u);
   l.duration_s = j.at("duration_s");
   l.resumes = j.at("resumes");
@@ -104,8 +105,8 @@ std::string now_iso8601() {
 
 std::string landing_workload_text(const std::optional<LandingWorkload>& w) {
   if (!w) return "not recorded";
-  return fmt::format("{} threads, {:g} signals/s, depth {}, padding {}", w->threads, w->signal_rate, w->depth,
-                     w->padding);
+  return fmt::format("{} threads, {:g} signals/s ({}), depth {}, padding {}", w->threads, w->signal_rate, w->sender,
+                     w->depth, w->padding);
 }
 
 const InstructionLanding* LandingCalibration::at(uint32_t offset) const {

@@ -47,10 +47,15 @@ struct LandingWorkload {
   double signal_rate = 0;
   unsigned depth = 0;
   uint64_t padding = 0;
+  // The workload's tgkill sender: "coalesce" sends on its own clock whatever the threads do;
+  // "wait" holds a thread's next signal until its last one is handled, which at high rates
+  // times signals off the thread's own progress (docs/model.md, "Signals must not follow the
+  // thread"). Caches written before it was recorded used "wait".
+  std::string sender = "wait";
   bool operator==(const LandingWorkload&) const = default;
 };
 
-// "2 threads, 20000 signals/s, depth 0, padding 9056", or "not recorded".
+// "2 threads, 20000 signals/s (coalesce), depth 0, padding 9056", or "not recorded".
 std::string landing_workload_text(const std::optional<LandingWorkload>& workload);
 
 // `calibrate --landing`: the bundled workload under a storm, traced; with --pool, the sum of
