@@ -133,6 +133,13 @@ def main():
     print(f"Hits within 2×: {verdicts['hits'].count('yes')} of {len(verdicts['hits'])} rows; "
           f"all rows: {total_hits} observed, {number(total_expected)} predicted ({ratio(total_hits, total_expected)}). "
           f"Corruptions within 3×: {verdicts['corruptions'].count('yes')} of {len(verdicts['corruptions'])} rows.")
+    crashed = [s for s in storms if s["crashed"]]
+    if crashed:
+        print()
+        print("Crashed storms: " + "; ".join(
+            f"round {s['round']}, {s['rate']}/s, padding {s['padding']}: {s['crashed']} after {s['hits']} hits"
+            + (f" ({', '.join(s['crash_signatures'])})" if s.get("crash_signatures") else "")
+            for s in crashed) + ".")
 
 
 main()

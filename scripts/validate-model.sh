@@ -12,7 +12,8 @@
 #          EXTRA_PADDINGS (more paddings to storm at), WRITTEN_PADDING / HOLE_PADDING (instead of
 #          the byte map's choice), SAVE (a directory that keeps the storms' lines and the
 #          landing pools, updated after every storm: `scripts/model_stats.py` prints the tables
-#          again from them))
+#          again from them), CONTINUE (such a directory: ROUNDS more rounds of that run, pooled
+#          with it and saved into it))
 #
 # Works on a copy of the host's calibration ($UNWINDTRACE_CALIBRATION, else the default cache) and
 # makes its own landing calibration with the workload shape the storms use (--depth 0, the hole
@@ -96,7 +97,18 @@ echo "Sender: $sender (the landing storms': coalesce)"
 echo "Paddings: $written_pad (window slots: $(describe "$written_pad")), $hole_pad ($(describe "$hole_pad")); slots in the order of the window instructions $(printf '+%#x ' $(jq -r '.[].offset' "$work/slots.json")); $rounds round(s) of a $landing_s s landing storm at padding $hole_pad, then storms of $storm_s s, 2 threads"
 : > "$work/segments.jsonl"
 landings=()
-for round in $(seq "$rounds"); do
+first_round=1
+if [[ -n ${CONTINUE:-} ]]; then
+  # More rounds for a run kept with SAVE: its storms' lines and landing pools are taken over and
+  # the next landing storm pools onto its last pool, so the tables cover every round.
+  cp "$CONTINUE/segments.jsonl" "$CONTINUE"/landing-*.json "$work/"
+  mapfile -t landings < <(ls "$work"/landing-*.json | sort -V)
+  cp "${landings[-1]}" "$work/cache.json"
+  first_round=$(( ${#landings[@]} + 1 ))
+  SAVE=${SAVE:-$CONTINUE}
+  echo "Continuing $CONTINUE: $(wc -l < "$work/segments.jsonl") storms, ${#landings[@]} round(s)"
+fi
+for round in $(seq "$first_round" $(( first_round + rounds - 1 ))); do
   # The hole padding's workload cannot crash, so its landing storm always completes.
   landing_calibration "$landing_s" "$hole_pad" $( (( round > 1 )) && echo pool) | sed "s/^/Round $round: /"
   cp "$work/calibration.json" "$work/landing-$round.json"
@@ -107,13 +119,13 @@ for round in $(seq "$rounds"); do
   for rate in $order; do
     for pad in "$written_pad" "$hole_pad" ${EXTRA_PADDINGS:-}; do
       where=$([[ $pad == "$written_pad" ]] && echo written || { [[ $pad == "$hole_pad" ]] && echo hole || echo extra; })
-      storm "$storm_s" --padding "$pad" --signal-rate "$rate" --sender "$sender" --threads 2 ||
+      storm "$storm_s" --padding "$pad" --signal-rate "$rate" --threads 2 ||
         { echo "Round $round: the storm at $rate/s, padding $pad failed: $(tail -3 "$work/run.txt")"; continue; }
       jq -c --argjson round "$round" --argjson rate "$rate" --argjson padding "$pad" --arg slot "$where: $(describe "$pad")" \
         --arg status "$storm_status" --arg hung "$storm_hung" --arg load "$(cut -d' ' -f1 /proc/loadavg)" \
         --arg ended "$(date -u +%H:%M:%S)" -f "$(dirname "$0")/lib/model_segment.jq" "$work/run.json" >> "$work/segments.jsonl"
       [[ -n ${SAVE:-} ]] && mkdir -p "$SAVE" && cp "$work/segments.jsonl" "$work"/landing-*.json "$SAVE/"
-      echo "Round $round: $(tail -1 "$work/segments.jsonl" | jq -r '"\(.rate)/s, padding \(.padding): \(.hits) hits, \(.corruptions // "-") overwritten, \(.crashed // "no crash"), load \(.load)"')"
+      echo "Round $round: $(tail -1 "$work/segments.jsonl" | jq -r '"\(.rate)/s, padding \(.padding): \(.hits) hits, \(.corruptions // "-") overwritten, \(.crashed // "no crash")\(.crash_signatures // [] | if length > 0 then " (\(join(", ")))" else "" end), load \(.load)"')"
     done
   done
 done

@@ -8,7 +8,8 @@
 # × P(overwritten) there (the landing distribution moves with the host's load, the hits show it).
 #
 #   scripts/validate-mtbf.sh [BUILD_DIR]   (root; LANDING_S + at most TOTAL_S + ~1 min;
-#     env: PADDING (864), RATE (20000 signals/s), THREADS (2), CRASHES (5), RUN_S (900),
+#     env: PADDING (864), RATE (20000 signals/s), SENDER (coalesce, or wait: docs/model.md),
+#          THREADS (2), CRASHES (5), RUN_S (900),
 #          TOTAL_S (3600), LANDING_S (120; 0: the calibration's landing as it is, e.g. pooled
 #          with `calibrate --landing --pool`), LANDING_PADDING (PADDING + 8192),
 #          PRIOR_LANDINGS ("RET WINDOW": earlier landing storms' landings at the return-address

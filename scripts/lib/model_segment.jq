@@ -14,5 +14,7 @@
    hits: ([$p.observed_hits.count - (.stuck_threads.hits // 0), 0] | max),
    corruptions: $p.observed_corruptions.count,
    crashed: (if $hung == "1" then "hung" elif $status != "" then "status \($status)" else null end),
+   # What the tracer made of each fatal signal: "kind verdict" (docs/report-schema.md, model.crashes).
+   crash_signatures: [$m.crashes[]? | "\(.kind) \(.verdict)"],
    p_overwritten: ([$m.geometry[0].window[] | {key: .offset, value: .p_overwritten}] | from_entries),
    return_offset: ([$m.geometry[0].window[] | select(.class | startswith("return")) | .offset] | first)}
