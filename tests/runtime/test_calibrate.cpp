@@ -101,7 +101,7 @@ TEST_F(Calibrate, LandingStormThenTracedStormReportsThePrediction) {
   // delivered as the last handler returns is a hit, not a fresh landing).
   const auto hits = report.at("hits").at("total").get<uint64_t>();
   EXPECT_EQ(prediction.at("observed_hits").at("count").get<uint64_t>(),
-            report.at("hits").at("interrupt").get<uint64_t>());
+            report.at("process").at("hits").at("interrupt").get<uint64_t>());
   // Every hit whose handler returned had its slot read again; a changed slot is a measured corruption.
   const auto& checks = model.at("slot_checks");
   ASSERT_FALSE(checks.is_null());

@@ -28,7 +28,7 @@ struct DemoOptions {
   size_t padding = 16384;
   size_t handler_stack = 0;
   unsigned depth = 2;
-  std::string sender = "wait";
+  std::string sender = "coalesce";  // the model's assumption: signals on the sender's own clock
   OutputOptions output;
 };
 
@@ -122,8 +122,11 @@ Action add_demo_command(CLI::App& app) {
   auto options = std::make_shared<DemoOptions>();
   auto* cmd = app.add_subcommand("demo", "Run the bundled workload under a signal storm and trace it");
   cmd->footer(R"(Starts unwindtrace-workload-UNWINDER (C++ exceptions thrown and caught through frames
-with destructors, while a sender thread sends SIGPROF at --signal-rate), attaches as
-`attach -p` would, and prints the report next to the workload's own counts.
+with destructors, while a sender thread offers SIGPROF at --signal-rate), attaches as
+`attach -p` would, and prints the report next to the workload's own counts. The default
+sender sends on its own clock, like a profiler's timer; a signal sent while the thread's last
+is still pending merges with it, so fewer are handled than offered (--sender wait: none lost,
+but at high rates the signals follow the thread's progress and the model's w does not hold).
 The default padding keeps the stale ucontext far below the signal frame, so hits are
 harmless; --padding 0 puts it where a frame can overwrite it (the workload may crash).)");
   cmd->add_option("--unwinder", options->unwinder, "which build of the workload")
