@@ -1,5 +1,5 @@
 // Where the bundled workload's builds are: beside the tool (build/workload/), else where this
-// build put them. Used by the commands that start it (demo, validate).
+// build put them. Used by the commands that start it (demo, calibrate, validate).
 #pragma once
 
 #include <string>
