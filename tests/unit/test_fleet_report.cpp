@@ -98,6 +98,38 @@ TEST(FleetReport, SnapshotsSupersedeAndTracesOfOneProcessAddUp) {
   EXPECT_EQ(summary.records_dropped, 4u);  // running totals of one writer: the largest, not the sum
 }
 
+// A thread stuck in the unwinder stays stuck: each trace of its process finds it again.
+TEST(FleetReport, StuckThreadsCountOncePerProcessAndAreShown) {
+  RecordSet set;
+  std::string reason;
+  auto host = synthetic_host("node-0");
+  auto add = [&](int pid, const std::string& trace_start, size_t stuck) {
+    auto report = synthetic_report(pid, "/usr/bin/ingest", 1, 0, 60);
+    report.started_at = trace_start;
+    report.stuck_threads.resize(stuck);
+    report.stuck_hits = 1000 * stuck;
+    ASSERT_TRUE(add_record_line(output::process_record(report, host, {}, 0).dump(), set, reason)) << reason;
+  };
+  add(7, "2026-11-25T20:00:00Z", 1);
+  add(7, "2026-11-25T21:00:00Z", 2);  // the same thread again, and one more
+  add(8, "2026-11-25T20:00:00Z", 1);
+  add(9, "2026-11-25T20:00:00Z", 0);
+  auto report = build_fleet_report(set);
+  EXPECT_EQ(report.exposure.stuck_threads, 3u);
+  EXPECT_EQ(report.exposure.stuck_processes, 2u);
+  ASSERT_EQ(report.exposure.by_host.size(), 1u);
+  EXPECT_EQ(report.exposure.by_host[0].stuck_threads, 3u);
+  EXPECT_NE(render_fleet_text(report).find("Stuck: 3 thread(s) in 2 process(es)"), std::string::npos);
+  auto json = fleet_to_json(report);
+  EXPECT_EQ(json["fleet"]["stuck_threads"], 3);
+  EXPECT_EQ(json["fleet"]["processes_with_stuck_threads"], 2);
+  EXPECT_EQ(json["by_host"][0]["stuck_threads"], 3);
+  EXPECT_NE(render_fleet_html(report).find("Stuck: 3 thread(s)"), std::string::npos);
+
+  EXPECT_EQ(render_fleet_text(build_fleet_report(synthetic_records())).find("Stuck:"), std::string::npos)
+      << "no line without stuck threads";
+}
+
 // A process record carrying an exposure model whose crash rate is `rate` [low, high] per second
 // (only the fields report reads; attach --json's model object has them at these places).
 nlohmann::json modelled_record(int pid, const std::string& host_name, const std::string& started_at, double seconds,

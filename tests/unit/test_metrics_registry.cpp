@@ -1,5 +1,6 @@
 // The metrics the CPU budget adds: its level, the cost measured, and its steps by direction,
-// counters that follow the budget's totals however often they are reported.
+// counters that follow the budget's totals however often they are reported. Per process, stuck
+// threads: a gauge of the last segment's, and their loop hits counted apart from the exposure.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -27,6 +28,23 @@ TEST(MetricsRegistry, BudgetStepsAreCountedByDirection) {
                            "unwindtrace_cpu_budget_level 2",
                            "unwindtrace_cpu_budget_steps_total{direction=\"degrade\"} 3",
                            "unwindtrace_cpu_budget_steps_total{direction=\"recover\"} 1"})
+    EXPECT_NE(text.find(line), std::string::npos) << line << " not in:\n" << text;
+}
+
+TEST(MetricsRegistry, StuckThreadsAreTheLastSegmentsAndTheirLoopHitsAdd) {
+  MetricsRegistry metrics;
+  ProcessMetrics process{.pid = 77, .comm = "server", .unwinder = "libunwind.so.8", .window_hits = 1200,
+                         .stuck_loop_hits = 1150, .stuck_threads = 1};
+  metrics.add_segment(process);
+  // The next segment finds the same thread looping again: still one thread, more loop hits.
+  process.window_hits = 900;
+  process.stuck_loop_hits = 900;
+  metrics.add_segment(process);
+  const std::string text = metrics.render();
+  const std::string labels = "{comm=\"server\",pid=\"77\",unwinder=\"libunwind.so.8\"}";
+  for (const std::string& line : {"unwindtrace_stuck_threads" + labels + " 1",
+                                 "unwindtrace_stuck_loop_hits_total" + labels + " 2050",
+                                 "unwindtrace_window_hits_total" + labels + " 2100"})
     EXPECT_NE(text.find(line), std::string::npos) << line << " not in:\n" << text;
 }
 

@@ -188,6 +188,105 @@ TEST(StuckThreads, WithoutTracedResumesOnlyTheReturnTargetTells) {
   EXPECT_EQ(stuck_of(joiner, 7)->mark, StuckMark::ReturnIntoRoutine);
 }
 
+// The loop's own `ret`, at +0x65: where a stuck thread's signals land when not in the window.
+constexpr uint64_t kRetOffset = 0x65;
+
+JoinOptions with_the_ret() {
+  JoinOptions options = with_routines();
+  options.routines[0].ret_addrs = {kRoutineStart + kRetOffset};
+  return options;
+}
+
+ut_signal_event untraced(ut_signal_event e) {
+  e.resume_off = 1;
+  e.resume_seq = 0;
+  return e;
+}
+
+// The loop after the hit at `cause_ns` (a return-address hit that wrote +0x52 over the slot, as
+// its slot read before the frame still shows a real target): `signals` interrupt-delivered
+// signals, one every ms, cycling through +0x59, +0x5a, +0x61 (window hits) and the `ret`.
+// Returns how many of them were window hits.
+uint64_t loop_without_resumes(Joiner& joiner, uint32_t tid, uint64_t cause_ns, uint32_t signals) {
+  joiner.add(untraced(normal_hit(tid, cause_ns)));
+  constexpr uint32_t kCycle[] = {0x59, 0x5a, 0x61, kRetOffset};
+  uint64_t hits = 0;
+  for (uint32_t i = 1; i < signals; ++i) {
+    const uint32_t offset = kCycle[(i - 1) % 4];
+    const uint64_t t = cause_ns + i * 1'000'000;
+    if (offset == kRetOffset) {
+      ut_signal_event ret = untraced(routine_signal(tid, 0, offset));
+      ret.hdr.ktime_ns = t;
+      joiner.add(ret);
+    } else {
+      joiner.add(untraced(loop_hit(tid, offset, t)));
+      ++hits;
+    }
+  }
+  return hits;
+}
+
+TEST(StuckThreads, ALoopStreakMeansStuckWithoutTracedResumes) {
+  Joiner joiner(with_the_ret());
+  const uint64_t loop_hits = loop_without_resumes(joiner, 7, 1'000, StuckCheck::kLoopSignals);
+
+  const auto& stuck = stuck_of(joiner, 7);
+  ASSERT_TRUE(stuck) << "sampled mode's off-periods and signal-only mode find the loop too";
+  EXPECT_EQ(stuck->mark, StuckMark::LoopStreak);
+  EXPECT_EQ(stuck->cause_ns, 1'000u) << "the return-address hit it started at";
+  EXPECT_EQ(stuck->since_ns, 1'001'000u) << "its first signal after that hit";
+  EXPECT_EQ(stuck->offset, 0x59u);
+  EXPECT_EQ(stuck->hits, loop_hits) << "the streak's window hits are the loop's, the cause's is not";
+  EXPECT_FALSE(stuck->returns_to) << "no hit at +0x52 after the cause showed where it returns to";
+
+  joiner.add(untraced(stuck_at(7, 100'000'000)));
+  ASSERT_TRUE(stuck->returns_to);
+  EXPECT_EQ(stuck->returns_to->offset, 0x52u);
+  EXPECT_EQ(stuck->mark, StuckMark::LoopStreak) << "the first mark stays";
+  EXPECT_EQ(stuck->hits, loop_hits + 1);
+}
+
+TEST(StuckThreads, OneSignalShortOfTheStreakOrOneOutsideTheLoopIsNotStuck) {
+  Joiner joiner(with_the_ret());
+  loop_without_resumes(joiner, 7, 1'000, StuckCheck::kLoopSignals - 1);
+  EXPECT_FALSE(stuck_of(joiner, 7));
+  joiner.add(untraced(routine_signal(7, 0, 0x3d)));  // before the window: the thread got out
+  loop_without_resumes(joiner, 7, 100'000'000, StuckCheck::kLoopSignals - 1);
+  EXPECT_FALSE(stuck_of(joiner, 7)) << "the streak started again";
+}
+
+TEST(StuckThreads, TheRetCountsOnlyWhenTheRoutineNamesIt) {
+  Joiner joiner(with_routines());  // no ret addresses: +0x65 is just a signal in the routine
+  loop_without_resumes(joiner, 7, 1'000, 2 * StuckCheck::kLoopSignals);
+  EXPECT_FALSE(stuck_of(joiner, 7));
+}
+
+TEST(StuckThreads, SignalsAtASyscallReturnNeitherExtendNorBreakTheStreak) {
+  Joiner joiner(with_the_ret());
+  // rt_sigreturn's deliveries land where the last handled signal did: here, outside the loop.
+  for (uint64_t i = 0; i < 3 * StuckCheck::kLoopSignals; ++i)
+    joiner.add(untraced(routine_signal(7, 0, 0x3d, UT_DELIVERY_SYSCALL)));
+  loop_without_resumes(joiner, 7, 1'000, StuckCheck::kLoopSignals - 1);
+  joiner.add(untraced(routine_signal(7, 0, 0x3d, UT_DELIVERY_SYSCALL)));
+  EXPECT_FALSE(stuck_of(joiner, 7));
+  ut_signal_event again = untraced(loop_hit(7, 0x5a, 900'000'000));
+  again.delivery = UT_DELIVERY_SYSCALL;
+  joiner.add(again);
+  EXPECT_FALSE(stuck_of(joiner, 7)) << "not a new sample of where the thread was";
+  joiner.add(untraced(loop_hit(7, 0x61, 901'000'000)));
+  ASSERT_TRUE(stuck_of(joiner, 7));
+  EXPECT_EQ(stuck_of(joiner, 7)->mark, StuckMark::LoopStreak);
+}
+
+TEST(StuckThreads, ANewResumeBreaksTheStreak) {
+  Joiner joiner(with_the_ret());
+  // Window hits back to back, each of its own traced resume: a thread that resumes, however
+  // unlikely the signals.
+  for (uint64_t seq = 1; seq <= 2 * StuckCheck::kLoopSignals; ++seq)
+    joiner.add(loop_hit(7, 0x5a, seq * 1'000, seq));
+  EXPECT_FALSE(stuck_of(joiner, 7));
+}
+
 TEST(StuckThreads, WithoutRoutinesNothingIsFound) {
   Joiner joiner;
   joiner.add(stuck_at(7, 100));

@@ -51,6 +51,8 @@ output::ProcessMetrics process_metrics(const output::Report& report) {
   for (const auto& row : report.process.signals) m.interrupt_signals += row.by_delivery[UT_DELIVERY_INTERRUPT];
   m.resumes = report.process.resumes;
   m.window_hits = report.process.hits.total;
+  m.stuck_loop_hits = report.stuck_hits;
+  m.stuck_threads = report.stuck_threads.size();
   m.lost_events = report.lost.kernel[UT_LOST_SIGNAL] + report.lost.kernel[UT_LOST_COUNTER];
   m.resumes_per_s = report.process.resumes_per_s.value_or(0);
   m.interrupt_signals_per_s = report.process.interrupt_signals_per_s;

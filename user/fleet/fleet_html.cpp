@@ -81,14 +81,14 @@ std::vector<Bar> forecast_bars(const std::vector<ExposureGroup>& groups) {
 
 std::string group_table(const char* title, const std::vector<ExposureGroup>& groups) {
   std::string html = fmt::format("<h3>{}</h3><table><tr><th></th><th>processes</th><th>exposed</th><th>hosts</th>"
-                                 "<th>resumes/s</th><th>interrupt signals/s</th><th>hits</th>"
+                                 "<th>resumes/s</th><th>interrupt signals/s</th><th>hits</th><th>stuck threads</th>"
                                  "<th>predicted crashes/day [interval]</th><th>source</th>"
                                  "<th>observed crashes/day [interval]</th></tr>", title);
   for (const ExposureGroup& g : groups)
     html += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4g}</td><td>{:.4g}</td><td>{}</td>"
-                        "<td>{:.3g} [{:.3g}, {:.3g}]</td><td>{}</td><td>{:.3g} [{:.3g}, {:.3g}]</td></tr>",
+                        "<td>{}</td><td>{:.3g} [{:.3g}, {:.3g}]</td><td>{}</td><td>{:.3g} [{:.3g}, {:.3g}]</td></tr>",
                         escape(g.key), g.processes, g.exposed, g.hosts, g.resumes_per_s, g.interrupt_signals_per_s,
-                        g.hits, g.predicted.per_day, g.predicted.interval.low, g.predicted.interval.high,
+                        g.hits, g.stuck_threads, g.predicted.per_day, g.predicted.interval.low, g.predicted.interval.high,
                         g.predicted.source(), g.observed.per_day, g.observed.interval.low, g.observed.interval.high);
   return html + "</table>";
 }
@@ -108,6 +108,10 @@ std::string render_fleet_html(const FleetReport& report) {
                       "{} record line(s) from {} file(s), {} bad line(s) left out; {} event(s) lost, {} record(s) dropped.</p>",
                       e.hosts, e.processes, e.exposed, e.observed_s, report.lines, report.files, report.bad_lines,
                       e.lost_events, e.records_dropped);
+  if (e.stuck_threads)
+    html += fmt::format("<p class=\"outlier\">Stuck: {} thread(s) in {} process(es) loop in the unwinder, sent back "
+                        "by an earlier window hit: they spin and never resume.</p>",
+                        e.stuck_threads, e.stuck_processes);
   html += fmt::format("<h2>Predicted window crashes per day, fleet-wide: {:.3g} [{:.3g}, {:.3g}]</h2>"
                       "<p>Source {}: the exposure model of {} process(es), the observed rate of {} without one. "
                       "Observed: {:.3g} [{:.3g}, {:.3g}], the {:.0f}% interval from {} corrupting window hit(s) "

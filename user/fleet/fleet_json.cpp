@@ -34,6 +34,7 @@ json groups_json(const std::vector<ExposureGroup>& groups) {
                    {"resumes_per_s", g.resumes_per_s},
                    {"interrupt_signals_per_s", g.interrupt_signals_per_s},
                    {"hits", g.hits},
+                   {"stuck_threads", g.stuck_threads},
                    {"predicted_crashes", predicted_json(g.predicted)},
                    {"observed_crashes", forecast_json(g.observed)}});
   return out;
@@ -67,6 +68,8 @@ json fleet_to_json(const FleetReport& report) {
             {"observed_s", e.observed_s},
             {"lost_events", e.lost_events},
             {"records_dropped", e.records_dropped},
+            {"stuck_threads", e.stuck_threads},
+            {"processes_with_stuck_threads", e.stuck_processes},
             {"predicted_crashes", predicted_json(e.predicted)},
             {"observed_crashes", forecast_json(e.observed)}}},
           {"by_unwinder", groups_json(e.by_unwinder)},

@@ -74,6 +74,7 @@ ProcessRecord parse_process(const json& r) {
   const json hits = field<json>(r, "hits");
   p.hits = field<uint64_t>(hits, "total");
   p.corrupting_hits = field<uint64_t>(hits, "corrupting");
+  p.stuck_threads = nullable<uint64_t>(hits, "stuck_threads").value_or(0);
   const json model = field<json>(r, "model");
   p.model_source = field<std::string>(model, "source");
   p.predicted_per_s = field<double>(model, "predicted_crashes_per_s");

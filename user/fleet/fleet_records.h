@@ -50,6 +50,7 @@ struct ProcessRecord {
   double interrupt_signals_per_s = 0;
   uint64_t hits = 0;
   uint64_t corrupting_hits = 0;
+  uint64_t stuck_threads = 0;  // looping in the unwinder, sent back by an earlier hit (0 in older records)
   std::string model_source;  // "observed": the prediction is corrupting hits over time
   double predicted_per_s = 0;
   double low_per_s = 0;

@@ -19,6 +19,7 @@ struct PooledProcess {
   double observed_s = 0;
   uint64_t hits = 0;
   uint64_t corrupting_hits = 0;
+  uint64_t stuck_threads = 0;  // the most one trace found: a later trace finds the same ones again
   double resume_events = 0;  // rate × time, to average rates over the traces
   double interrupt_signals = 0;
   bool exposed = false;
@@ -54,6 +55,7 @@ std::vector<PooledProcess> pool_processes(const RecordSet& records) {
     p.observed_s += r->duration_s;
     p.hits += r->hits;
     p.corrupting_hits += r->corrupting_hits;
+    p.stuck_threads = std::max(p.stuck_threads, r->stuck_threads);
     p.resume_events += r->resumes_per_s * r->duration_s;
     p.interrupt_signals += r->interrupt_signals_per_s * r->duration_s;
     p.exposed = p.exposed || r->exposure != "not_exposed";
@@ -118,6 +120,7 @@ std::vector<ExposureGroup> group_by(const std::vector<PooledProcess>& processes,
     acc.group.exposed += p.exposed;
     acc.group.observed_s += p.observed_s;
     acc.group.hits += p.hits;
+    acc.group.stuck_threads += p.stuck_threads;
     if (p.observed_s > 0) {
       acc.group.resumes_per_s += p.resume_events / p.observed_s;
       acc.group.interrupt_signals_per_s += p.interrupt_signals / p.observed_s;
@@ -196,6 +199,8 @@ FleetSummary summarize_exposure(const RecordSet& records, double confidence) {
   for (const PooledProcess& p : processes) {
     summary.exposed += p.exposed;
     summary.observed_s += p.observed_s;
+    summary.stuck_threads += p.stuck_threads;
+    summary.stuck_processes += p.stuck_threads > 0;
     counts.push_back(p.corrupting_hits);
     times.push_back(p.observed_s);
     all.push_back(&p);

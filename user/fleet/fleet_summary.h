@@ -42,6 +42,7 @@ struct ExposureGroup {
   double resumes_per_s = 0;            // summed over the group's processes
   double interrupt_signals_per_s = 0;  // summed
   uint64_t hits = 0;
+  uint64_t stuck_threads = 0;  // summed over the group's processes
   PredictedCrashes predicted;
   CrashForecast observed;
 };
@@ -53,6 +54,10 @@ struct FleetSummary {
   double observed_s = 0;
   uint64_t lost_events = 0;      // what the kernel could not record, summed over segments
   uint64_t records_dropped = 0;  // the largest count each host boot's writer reported, summed
+  // Threads an earlier window hit sent back into the unwinder, where they spin and never resume:
+  // per process the most any of its traces found (a stuck thread stays stuck), summed.
+  uint64_t stuck_threads = 0;
+  size_t stuck_processes = 0;
   PredictedCrashes predicted;     // fleet-wide
   CrashForecast observed;
   std::vector<ExposureGroup> by_unwinder;

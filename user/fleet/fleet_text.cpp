@@ -13,14 +13,14 @@ std::string rate_text(double per_day, const model::Interval& interval) {
 
 void group_table(std::string& out, const char* title, const std::vector<ExposureGroup>& groups) {
   out += fmt::format("\n{}\n", title);
-  out += fmt::format("  {:<52} {:>6} {:>7} {:>5} {:>9} {:>9} {:>6}  {:<28} {:<28} {}\n", "", "procs", "exposed",
-                     "hosts", "resumes/s", "irq sig/s", "hits", "predicted crashes/day [95%]",
+  out += fmt::format("  {:<52} {:>6} {:>7} {:>5} {:>9} {:>9} {:>6} {:>5}  {:<28} {:<28} {}\n", "", "procs", "exposed",
+                     "hosts", "resumes/s", "irq sig/s", "hits", "stuck", "predicted crashes/day [95%]",
                      "observed crashes/day [95%]", "source");
   for (const ExposureGroup& g : groups) {
     std::string key = g.key.size() > 52 ? g.key.substr(0, 51) + "…" : g.key;
-    out += fmt::format("  {:<52} {:>6} {:>7} {:>5} {:>9} {:>9} {:>6}  {:<28} {:<28} {}\n", key, g.processes,
+    out += fmt::format("  {:<52} {:>6} {:>7} {:>5} {:>9} {:>9} {:>6} {:>5}  {:<28} {:<28} {}\n", key, g.processes,
                        g.exposed, g.hosts, output::compact_count(g.resumes_per_s),
-                       output::compact_count(g.interrupt_signals_per_s), g.hits,
+                       output::compact_count(g.interrupt_signals_per_s), g.hits, g.stuck_threads,
                        rate_text(g.predicted.per_day, g.predicted.interval),
                        rate_text(g.observed.per_day, g.observed.interval), g.predicted.source());
   }
@@ -37,6 +37,10 @@ std::string render_fleet_text(const FleetReport& report) {
   if (e.lost_events || e.records_dropped)
     out += fmt::format("Incomplete: {} event(s) lost in the kernel, {} record(s) dropped by writers\n",
                        e.lost_events, e.records_dropped);
+  if (e.stuck_threads)
+    out += fmt::format("Stuck: {} thread(s) in {} process(es) loop in the unwinder, sent back by an earlier window hit: "
+                       "they spin and never resume (their hits are not exposure; docs/model.md, \"Stuck threads\")\n",
+                       e.stuck_threads, e.stuck_processes);
   out += fmt::format("Predicted window crashes per day, fleet-wide: {} (source {}: the exposure model of {} "
                      "process(es), the observed rate of {} without one)\n",
                      rate_text(e.predicted.per_day, e.predicted.interval), e.predicted.source(), e.predicted.modelled,

@@ -111,37 +111,88 @@ const char* to_string(StuckMark mark) {
   switch (mark) {
     case StuckMark::ReturnIntoRoutine: return "return_into_routine";
     case StuckMark::WindowAgain: return "window_again";
+    case StuckMark::LoopStreak: return "loop_streak";
   }
   return "?";
 }
 
-void StuckCheck::add(const JoinedSignal& hit, std::span<const UnwinderRoutine> routines) {
+namespace {
+
+// Where a stuck thread's loop runs: the window, and the `ret` that closes it.
+bool in_loop(const JoinedSignal& signal, std::span<const UnwinderRoutine> routines) {
+  if (signal.is_hit()) return true;
+  const UnwinderRoutine* r = routine_at(routines, signal.ip);
+  return r && std::find(r->ret_addrs.begin(), r->ret_addrs.end(), signal.ip) != r->ret_addrs.end();
+}
+
+}  // namespace
+
+void StuckCheck::follow_loop(const JoinedSignal& signal, std::span<const UnwinderRoutine> routines) {
+  const bool return_hit = signal.window_class == analysis::ReadClass::ReturnAddress;
+  if (signal.delivery != UT_DELIVERY_INTERRUPT) {
+    // At a syscall return (rt_sigreturn's): where the last handled signal was, not a new sample.
+    if (loop_.since && signal.is_hit()) count_loop_hit(signal.ktime_ns);
+    return;
+  }
+  const bool new_resume = signal.resume && loop_.resume_seq && *loop_.resume_seq != signal.resume->seq;
+  if (!in_loop(signal, routines) || new_resume || loop_.signals == 0) {
+    loop_ = {};
+    if (!in_loop(signal, routines)) return;
+    // A loop starts at the hit that wrote the routine's address over the slot, or was already on.
+    loop_.cause_ns = return_hit ? std::optional(signal.ktime_ns) : last_return_hit_ns_;
+    loop_.signals = 1;
+    if (signal.resume) loop_.resume_seq = signal.resume->seq;
+    if (return_hit) return;
+  } else {
+    ++loop_.signals;
+    if (signal.resume && !loop_.resume_seq) loop_.resume_seq = signal.resume->seq;
+  }
+  if (!loop_.since) loop_.since = signal;
+  if (signal.is_hit()) count_loop_hit(signal.ktime_ns);
+}
+
+void StuckCheck::add(const JoinedSignal& signal, std::span<const UnwinderRoutine> routines) {
   std::optional<StuckTarget> target;
-  if (hit.window_class == analysis::ReadClass::ReturnAddress)
-    if (const UnwinderRoutine* r = routine_at(routines, hit.slot_value))
-      target = StuckTarget{hit.slot_value, static_cast<uint32_t>(r - routines.data()), hit.slot_value - r->start};
-  const bool window_again = hit.resume && last_pass_ && last_pass_->resume_seq == hit.resume->seq &&
-                            last_pass_->routine == hit.routine && hit.offset < last_pass_->offset;
-  last_pass_ = hit.resume ? std::optional(Pass{hit.resume->seq, hit.routine, hit.offset}) : std::nullopt;
+  if (signal.window_class == analysis::ReadClass::ReturnAddress)
+    if (const UnwinderRoutine* r = routine_at(routines, signal.slot_value))
+      target = StuckTarget{signal.slot_value, static_cast<uint32_t>(r - routines.data()), signal.slot_value - r->start};
 
   if (stuck_) {
+    if (!signal.is_hit()) return;
     ++stuck_->hits;
-    stuck_->last_hit_ns = hit.ktime_ns;
+    stuck_->last_hit_ns = signal.ktime_ns;
     if (!stuck_->returns_to) stuck_->returns_to = target;
     return;
   }
-  if (!target && !window_again) {
-    if (hit.window_class == analysis::ReadClass::ReturnAddress) last_return_hit_ns_ = hit.ktime_ns;
-    return;
+  if (routines.empty()) return;
+  follow_loop(signal, routines);
+
+  if (signal.is_hit()) {
+    const bool window_again = signal.resume && last_pass_ && last_pass_->resume_seq == signal.resume->seq &&
+                              last_pass_->routine == signal.routine && signal.offset < last_pass_->offset;
+    last_pass_ = signal.resume ? std::optional(Pass{signal.resume->seq, signal.routine, signal.offset}) : std::nullopt;
+    if (target || window_again) {
+      stuck_ = StuckThread{.mark = target ? StuckMark::ReturnIntoRoutine : StuckMark::WindowAgain,
+                           .since_ns = signal.ktime_ns,
+                           .routine = signal.routine,
+                           .offset = signal.offset,
+                           .cause_ns = last_return_hit_ns_,
+                           .returns_to = target,
+                           .hits = 1,
+                           .last_hit_ns = signal.ktime_ns};
+      return;
+    }
+    if (signal.window_class == analysis::ReadClass::ReturnAddress) last_return_hit_ns_ = signal.ktime_ns;
   }
-  stuck_ = StuckThread{.mark = target ? StuckMark::ReturnIntoRoutine : StuckMark::WindowAgain,
-                       .since_ns = hit.ktime_ns,
-                       .routine = hit.routine,
-                       .offset = hit.offset,
-                       .cause_ns = last_return_hit_ns_,
-                       .returns_to = target,
-                       .hits = 1,
-                       .last_hit_ns = hit.ktime_ns};
+  if (loop_.signals >= kLoopSignals && loop_.since)
+    stuck_ = StuckThread{.mark = StuckMark::LoopStreak,
+                         .since_ns = loop_.since->ktime_ns,
+                         .routine = loop_.since->routine,
+                         .offset = loop_.since->offset,
+                         .cause_ns = loop_.cause_ns,
+                         .returns_to = std::nullopt,
+                         .hits = loop_.hits,
+                         .last_hit_ns = loop_.last_hit_ns};
 }
 
 Joiner::Joiner(JoinOptions options) : options_(std::move(options)) {}
@@ -186,11 +237,12 @@ void Joiner::add(const ut_signal_event& event) {
     ++tally.resume_missing[static_cast<size_t>(*s.resume_missing)];
     if (s.is_hit()) s.distance = static_cast<int64_t>(event.sp - event.ctx);
   }
-  if (!s.is_hit()) return;
-
-  s.geometry = classify_slot(event.sp, event.slot_addr, event.flags, options_.frame);
-  tally.hits.add(s);
+  if (s.is_hit()) {
+    s.geometry = classify_slot(event.sp, event.slot_addr, event.flags, options_.frame);
+    tally.hits.add(s);
+  }
   tally.stuck_check.add(s, options_.routines);
+  if (!s.is_hit()) return;
   if (options_.on_hit) options_.on_hit(s);
   if (kept_hits_.size() < options_.max_kept_hits) kept_hits_.push_back(std::move(s));
 }

@@ -120,7 +120,7 @@ struct HitTally {
 // A thread an earlier window hit sent back into the routine for good (docs/model.md, "Stuck
 // threads"): that hit's frame wrote an address inside the routine (its saved %rip) over the stale
 // return-address slot, so the routine returns into itself and loops without faulting, and every
-// later signal to the thread lands in the window. Two marks, each impossible for a thread that
+// later signal to the thread lands in the window. Three marks, each impossible for a thread that
 // resumes normally:
 enum class StuckMark {
   // A hit at a return-address read whose slot points into a traced routine: a real resume
@@ -130,8 +130,12 @@ enum class StuckMark {
   // Two hits of one resume (the same matched resume), the later at an earlier window
   // instruction: the straight-line window ran again without a new entry. Needs traced resumes.
   WindowAgain,
+  // kLoopSignals interrupt-delivered signals in a row landed in the window or at the routine's
+  // `ret`, with no new traced resume among them: where the loop spends all its time, and a
+  // resuming thread a small fraction of its time in the routine. Needs no traced resumes.
+  LoopStreak,
 };
-const char* to_string(StuckMark mark);  // "return_into_routine", "window_again"
+const char* to_string(StuckMark mark);  // "return_into_routine", "window_again", "loop_streak"
 
 // Where a stuck thread's routine returns to, from a return-address hit whose slot points into a
 // traced routine.
@@ -152,10 +156,15 @@ struct StuckThread {
   uint64_t last_hit_ns = 0;
 };
 
-// Watches one thread's window hits, in order, for either mark.
+// Watches one thread's signals in its routines, in order, for any mark.
 class StuckCheck {
  public:
-  void add(const JoinedSignal& hit, std::span<const UnwinderRoutine> routines);
+  // A resuming thread's interrupt-delivered signals land in the window or at the `ret` a few
+  // times in a hundred of those landing in the routine (calibrate --landing): 32 in a row is
+  // beyond chance, and a looping thread at a 100 Hz timer takes them in a third of a second.
+  static constexpr uint32_t kLoopSignals = 32;
+
+  void add(const JoinedSignal& signal, std::span<const UnwinderRoutine> routines);
   const std::optional<StuckThread>& stuck() const { return stuck_; }
 
  private:
@@ -164,9 +173,25 @@ class StuckCheck {
     uint32_t routine = 0;
     uint32_t offset = 0;
   };
+  // The thread's latest run of signals where the loop runs (LoopStreak).
+  struct Loop {
+    uint32_t signals = 0;                // interrupt-delivered ones
+    std::optional<uint64_t> resume_seq;  // the resume its traced hits matched
+    std::optional<uint64_t> cause_ns;    // the return-address hit it started at, or the one before
+    std::optional<JoinedSignal> since;   // its first signal after that hit
+    uint64_t hits = 0;                   // window hits from `since` on
+    uint64_t last_hit_ns = 0;
+  };
+  void follow_loop(const JoinedSignal& signal, std::span<const UnwinderRoutine> routines);
+  void count_loop_hit(uint64_t ktime_ns) {
+    ++loop_.hits;
+    loop_.last_hit_ns = ktime_ns;
+  }
+
   std::optional<StuckThread> stuck_;
   std::optional<uint64_t> last_return_hit_ns_;  // until it is stuck
   std::optional<Pass> last_pass_;               // the last hit, if its resume was matched
+  Loop loop_;
 };
 
 // Per-thread aggregates, kept incrementally from the events.

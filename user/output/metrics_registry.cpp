@@ -17,7 +17,7 @@ using prometheus::Family;
 using prometheus::Gauge;
 
 namespace {
-enum CounterIndex { kSignals, kInterruptSignals, kResumes, kWindowHits, kLostEvents, kCounters };
+enum CounterIndex { kSignals, kInterruptSignals, kResumes, kWindowHits, kStuckLoopHits, kLostEvents, kCounters };
 }  // namespace
 
 struct MetricsRegistry::Families {
@@ -30,6 +30,8 @@ struct MetricsRegistry::Families {
                       .Help("Entries into the hazardous resume routine (full mode; 0 in signal-only mode)").Register(r),
                  &BuildCounter().Name("unwindtrace_window_hits_total")
                       .Help("Signals that landed inside the stack-switch window").Register(r),
+                 &BuildCounter().Name("unwindtrace_stuck_loop_hits_total")
+                      .Help("Of the window hits, those of threads stuck looping in the unwinder: a loop, not exposure").Register(r),
                  &BuildCounter().Name("unwindtrace_lost_events_total")
                       .Help("Events the kernel side could not deliver (ring buffer full), plus resume sequence gaps").Register(r)},
         resumes_per_s(BuildGauge().Name("unwindtrace_resumes_per_second").Help("Resume rate over the trace").Register(r)),
@@ -37,6 +39,8 @@ struct MetricsRegistry::Families {
                             .Help("Interrupt-signal rate over the trace").Register(r)),
         predicted(BuildGauge().Name("unwindtrace_predicted_crashes_per_second")
                       .Help("Predicted window crashes per second (corrupting hits over the traced time)").Register(r)),
+        stuck(BuildGauge().Name("unwindtrace_stuck_threads")
+                  .Help("Threads an earlier window hit sent back into the unwinder for good, found in the last segment").Register(r)),
         written(BuildCounter().Name("unwindtrace_records_written_total").Help("Records written").Register(r).Add({})),
         dropped(BuildCounter().Name("unwindtrace_records_dropped_total")
                     .Help("Records that could not be written (full disk, unwritable directory)").Register(r).Add({})),
@@ -59,6 +63,7 @@ struct MetricsRegistry::Families {
   Family<Gauge>& resumes_per_s;
   Family<Gauge>& interrupt_per_s;
   Family<Gauge>& predicted;
+  Family<Gauge>& stuck;
   Counter& written;
   Counter& dropped;
   Counter& rescans;
@@ -80,11 +85,13 @@ MetricsRegistry::~MetricsRegistry() = default;
 void MetricsRegistry::add_segment(const ProcessMetrics& p) {
   std::lock_guard lock(mutex_);
   std::map<std::string, std::string> labels{{"pid", std::to_string(p.pid)}, {"comm", p.comm}, {"unwinder", p.unwinder}};
-  const uint64_t counts[kCounters] = {p.signals, p.interrupt_signals, p.resumes, p.window_hits, p.lost_events};
+  const uint64_t counts[kCounters] = {p.signals, p.interrupt_signals, p.resumes, p.window_hits, p.stuck_loop_hits,
+                                      p.lost_events};
   for (int i = 0; i < kCounters; ++i) families_->counters[i]->Add(labels).Increment(static_cast<double>(counts[i]));
   families_->resumes_per_s.Add(labels).Set(p.resumes_per_s);
   families_->interrupt_per_s.Add(labels).Set(p.interrupt_signals_per_s);
   families_->predicted.Add(labels).Set(p.predicted_crashes_per_s);
+  families_->stuck.Add(labels).Set(static_cast<double>(p.stuck_threads));
 }
 
 void MetricsRegistry::update(const HostMetrics& h) {

@@ -1,6 +1,6 @@
 // The tracer's numbers as Prometheus metrics (docs/metrics.md): counters per traced process and
 // unwinder (signals, interrupt signals, resumes, window hits, lost events) that follow the
-// kernel's counts, gauges for rates and the predicted crash rate, and the host-wide health
+// kernel's counts, gauges for rates, the predicted crash rate and stuck threads, and the host-wide health
 // figures (records written and dropped, processes traced, rescans). Served by MetricsServer.
 #pragma once
 
@@ -27,7 +27,9 @@ struct ProcessMetrics {
   uint64_t interrupt_signals = 0;
   uint64_t resumes = 0;
   uint64_t window_hits = 0;
+  uint64_t stuck_loop_hits = 0;  // of the window hits, those of stuck threads' loops
   uint64_t lost_events = 0;
+  uint64_t stuck_threads = 0;    // found stuck in this segment
   double resumes_per_s = 0;
   double interrupt_signals_per_s = 0;
   double predicted_crashes_per_s = 0;

@@ -256,8 +256,10 @@ std::vector<StuckRow> stuck_rows(const model::Session& session, const model::Joi
     StuckRow row{.tid = tid,
                  .stuck = *stuck,
                  .since_s = seconds_into(session, stuck->since_ns),
+                 .cause_s = std::nullopt,
                  .last_hit_s = seconds_into(session, stuck->last_hit_ns),
-                 .symbol = routine_symbol(session, stuck->routine)};
+                 .symbol = routine_symbol(session, stuck->routine),
+                 .returns_to_symbol = {}};
     if (stuck->cause_ns) row.cause_s = seconds_into(session, *stuck->cause_ns);
     if (stuck->returns_to) row.returns_to_symbol = routine_symbol(session, stuck->returns_to->routine);
     rows.push_back(std::move(row));

@@ -275,10 +275,18 @@ std::string stuck_how(const StuckRow& row) {
                        row.returns_to_symbol, target->offset, target->address);
   else
     text = fmt::format("an earlier window hit{} sent it back into {}", cause, row.symbol);
-  if (row.stuck.mark == model::StuckMark::WindowAgain)
-    text += fmt::format("; at {:.6f} s it was at +{:#x} again within one resume", row.since_s, row.stuck.offset);
-  else
-    text += fmt::format("; seen at {:.6f} s", row.since_s);
+  switch (row.stuck.mark) {
+    case model::StuckMark::WindowAgain:
+      text += fmt::format("; at {:.6f} s it was at +{:#x} again within one resume", row.since_s, row.stuck.offset);
+      break;
+    case model::StuckMark::LoopStreak:
+      text += fmt::format("; from {:.6f} s on, {} of its signals in a row landed in the loop", row.since_s,
+                          model::StuckCheck::kLoopSignals);
+      break;
+    case model::StuckMark::ReturnIntoRoutine:
+      text += fmt::format("; seen at {:.6f} s", row.since_s);
+      break;
+  }
   return text;
 }
 
