@@ -15,7 +15,9 @@
 #          PRIOR_LANDINGS ("RET WINDOW": earlier landing storms' landings at the return-address
 #          read and in the whole window, pooled with this one's for the second prediction),
 #          PRIOR_STORMS ("SECONDS CRASHES HITS": earlier campaigns' storms of this configuration,
-#          their crashes and window hits × P_ret, pooled with this campaign's))
+#          their crashes and window hits × P_ret, pooled with this campaign's),
+#          SAVE (a directory that keeps the runs' lines, each storm's report and the calibration:
+#          `mtbf_stats.py SAVE/runs.tsv RET WINDOW` prints the tables again, e.g. with other landings))
 #
 # Prints the campaign's tables in Markdown for docs/model.md.
 set -euo pipefail
@@ -59,6 +61,8 @@ while (( crashes < crashes_wanted && deadline - SECONDS >= 30 )); do
   jq -r --arg status "$storm_status" --arg hung "$storm_hung" --arg load "$(cut -d' ' -f1 /proc/loadavg)" \
     -f "$(dirname "$0")/lib/mtbf_run.jq" "$work/run.json" >> "$work/runs.tsv"
   echo "Run $(wc -l < "$work/runs.tsv") ended $(date -u +%H:%M:%S): $(tail -1 "$work/runs.tsv" | tr '\t' ' ')"
+  [[ -n ${SAVE:-} ]] && mkdir -p "$SAVE" &&
+    cp "$work/runs.tsv" "$work/calibration.json" "$SAVE/" && cp "$work/run.json" "$SAVE/run-$(wc -l < "$work/runs.tsv").json"
 done
 echo "End: $(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "Padding $padding (landing storm: $landing_padding), $rate signals/s, $threads threads, runs of at most $run_s s, $crashes_wanted crashes wanted"
