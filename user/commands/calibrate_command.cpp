@@ -133,7 +133,7 @@ the seconds a resume spends there: the exposure model's input (docs/model.md). K
 kernel updates while the CPU model stays the same. Rare instructions need long storms: with
 --pool each storm adds its landings and exposure to the cached ones (same workload shape), so
 an hour can be gathered ten minutes at a time (at +0x52, the return-address read, AMD hosts
-see about 1 window landing in 100).
+see about 1 window landing in 50, one per 15 minutes of storm).
 
 Cache: $UNWINDTRACE_CALIBRATION, else /var/cache/unwindtrace/calibration.json (--cache).
 Output: text on stdout (stderr with --json -); --json writes the calibration (docs/calibration.md).
