@@ -131,13 +131,14 @@ void StuckCheck::follow_loop(const JoinedSignal& signal, std::span<const Unwinde
   const bool return_hit = signal.window_class == analysis::ReadClass::ReturnAddress;
   if (signal.delivery != UT_DELIVERY_INTERRUPT) {
     // At a syscall return (rt_sigreturn's): where the last handled signal was, not a new sample.
-    if (loop_.since && signal.is_hit()) count_loop_hit(signal.ktime_ns);
+    if (loop_.since_ns && signal.is_hit()) count_loop_hit(signal.ktime_ns);
     return;
   }
+  const bool looping = in_loop(signal, routines);
   const bool new_resume = signal.resume && loop_.resume_seq && *loop_.resume_seq != signal.resume->seq;
-  if (!in_loop(signal, routines) || new_resume || loop_.signals == 0) {
+  if (!looping || new_resume || loop_.signals == 0) {
     loop_ = {};
-    if (!in_loop(signal, routines)) return;
+    if (!looping) return;
     // A loop starts at the hit that wrote the routine's address over the slot, or was already on.
     loop_.cause_ns = return_hit ? std::optional(signal.ktime_ns) : last_return_hit_ns_;
     loop_.signals = 1;
@@ -147,7 +148,11 @@ void StuckCheck::follow_loop(const JoinedSignal& signal, std::span<const Unwinde
     ++loop_.signals;
     if (signal.resume && !loop_.resume_seq) loop_.resume_seq = signal.resume->seq;
   }
-  if (!loop_.since) loop_.since = signal;
+  if (!loop_.since_ns) {
+    loop_.since_ns = signal.ktime_ns;
+    loop_.since_routine = signal.routine;
+    loop_.since_offset = signal.offset;
+  }
   if (signal.is_hit()) count_loop_hit(signal.ktime_ns);
 }
 
@@ -184,11 +189,11 @@ void StuckCheck::add(const JoinedSignal& signal, std::span<const UnwinderRoutine
     }
     if (signal.window_class == analysis::ReadClass::ReturnAddress) last_return_hit_ns_ = signal.ktime_ns;
   }
-  if (loop_.signals >= kLoopSignals && loop_.since)
+  if (loop_.signals >= kLoopSignals && loop_.since_ns)
     stuck_ = StuckThread{.mark = StuckMark::LoopStreak,
-                         .since_ns = loop_.since->ktime_ns,
-                         .routine = loop_.since->routine,
-                         .offset = loop_.since->offset,
+                         .since_ns = *loop_.since_ns,
+                         .routine = loop_.since_routine,
+                         .offset = loop_.since_offset,
                          .cause_ns = loop_.cause_ns,
                          .returns_to = std::nullopt,
                          .hits = loop_.hits,

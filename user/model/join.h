@@ -178,7 +178,9 @@ class StuckCheck {
     uint32_t signals = 0;                // interrupt-delivered ones
     std::optional<uint64_t> resume_seq;  // the resume its traced hits matched
     std::optional<uint64_t> cause_ns;    // the return-address hit it started at, or the one before
-    std::optional<JoinedSignal> since;   // its first signal after that hit
+    std::optional<uint64_t> since_ns;    // its first signal after that hit, and where it was
+    uint32_t since_routine = 0;
+    uint32_t since_offset = 0;
     uint64_t hits = 0;                   // window hits from `since` on
     uint64_t last_hit_ns = 0;
   };
